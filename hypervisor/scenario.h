@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Scenario file: the VMs of one cupule instance, parsed with libconfig.
+ * See docs/scenario.md for the format.
+ */
+#ifndef CUPULE_SCENARIO_H
+#define CUPULE_SCENARIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SC_MAX_VCPUS	64
+#define SC_NAME_MAX	32
+
+enum console_kind {
+	CONSOLE_STDIO,		/* the terminal cupule runs on */
+	CONSOLE_PTY,		/* a new pseudo-terminal; its path is logged */
+	CONSOLE_FILE,		/* output appended to a file, no input */
+	CONSOLE_SOCKET,		/* a listening Unix stream socket */
+};
+
+enum reboot_action {
+	REBOOT_EXIT,		/* a guest reboot ends the VM (status 0) */
+	REBOOT_RESTART,		/* a guest reboot starts the VM again */
+};
+
+struct device_cfg {
+	char type[16];		/* "blk", "net", "usb", "gpu" */
+	char id[SC_NAME_MAX];	/* unique within its VM */
+	int line;		/* where it was declared */
+};
+
+struct vm_cfg {
+	char name[SC_NAME_MAX];
+	uint64_t memory;	/* bytes, a multiple of 2 MiB */
+	int vcpus;
+	int ncpus;		/* 0: no pinning, else == vcpus */
+	int cpus[SC_MAX_VCPUS];	/* host CPU of vCPU i */
+	char *kernel;		/* absolute paths */
+	char *initrd;		/* NULL if none */
+	char *cmdline;		/* never NULL */
+	enum console_kind console;
+	char *console_path;	/* CONSOLE_FILE / CONSOLE_SOCKET */
+	enum reboot_action on_reboot;
+	int ndevices;
+	struct device_cfg *devices;
+	int line;
+};
+
+struct scenario {
+	char *path;		/* as given */
+	int nvms;
+	struct vm_cfg *vms;
+};
+
+/*
+ * What the checks need to know about the machine cupule runs on.  Kept
+ * apart from the parser so tests can describe a host of their own.
+ */
+struct sc_host {
+	uint64_t memory;	/* bytes of physical memory */
+	int ncpus;		/* host CPUs are numbered 0 .. ncpus - 1 */
+	unsigned int devices_built; /* bit i: mediator of device type i built */
+};
+
+/* Fills host from sysconf() and the table of device types. */
+void scenario_host_probe(struct sc_host *host);
+
+/*
+ * Returns the index of device type type in the table of device types
+ * (the bit it has in sc_host.devices_built), or -1 if it is unknown.
+ */
+int scenario_device_type(const char *type);
+
+/*
+ * Parses and checks the scenario at path into sc.  Every problem is
+ * written to errs as "path:line: message\n".  Returns 0, or -EINVAL
+ * when the file has errors (sc is then left empty), or -errno when it
+ * cannot be read.
+ */
+int scenario_load(const char *path, struct scenario *sc, FILE *errs);
+
+/*
+ * scenario_load, checking memory, CPUs and device types against host
+ * instead of the machine it runs on.  scenario_load is this with
+ * the result of scenario_host_probe().
+ */
+int scenario_load_host(const char *path, struct scenario *sc, FILE *errs,
+    const struct sc_host *host);
+
+/* Prints the resolved configuration, as "cupule check" shows it. */
+void scenario_print(const struct scenario *sc, FILE *out);
+
+/* Returns the VM named name, or NULL. */
+const struct vm_cfg *scenario_find(const struct scenario *sc, const char *name);
+
+/* Frees what scenario_load allocated; sc may then be loaded again. */
+void scenario_free(struct scenario *sc);
+
+/*
+ * Parses a size such as "256M", "1G", "1048576" or "512K" into bytes.
+ * Returns 0, or -EINVAL for a malformed or overflowing value.
+ */
+int parse_size(const char *s, uint64_t *out);
+
+#endif
