@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+struct child {
+	const struct vm_cfg *cfg;
+	pid_t pid;		/* 0 once reaped */
+	int wstatus;
+};
+
+/* One line saying why a VM did not end cleanly; NULL if it did. */
+static const char *
+child_failure(const struct child *c, char *buf, size_t len)
+{
+	if (WIFSIGNALED(c->wstatus)) {
+		snprintf(buf, len, "VM process killed by %s",
+		    strsignal(WTERMSIG(c->wstatus)));
+		return buf;
+	}
+	switch (WEXITSTATUS(c->wstatus)) {
+	case VMS_OK:
+		return NULL;
+	case VMS_SETUP:
+		return "could not start (see above)";
+	case VMS_ERROR:
+		return "stopped on a virtualisation failure (see above)";
+	case VMS_STOPPED:
+		return "stopped before the guest powered off";
+	}
+	snprintf(buf, len, "VM process exited with status %d",
+	    WEXITSTATUS(c->wstatus));
+	return buf;
+}
+
+static pid_t
+start_vm(const struct vm_cfg *cfg, const sigset_t *old)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	/* A VM never outlives its supervisor. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(VMS_STOPPED);
+	prctl(PR_SET_NAME, "cupule-vm");
+	sigprocmask(SIG_SETMASK, old, NULL);
+	fflush(NULL);
+	_exit(vm_process_main(cfg));
+}
+
+int
+supervisor_run(const struct scenario *sc, const char *only)
+{
+	struct child *kids;
+	struct termios tio;
+	bool have_tio = isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &tio) == 0;
+	sigset_t set, old;
+	int n = 0, live, sfd, ret = 0;
+	char why[128];
+
+	kids = calloc((size_t)sc->nvms, sizeof(*kids));
+	if (kids == NULL)
+		fatalx("out of memory");
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		fatalx("signalfd: %s", strerror(errno));
+
+	for (int i = 0; i < sc->nvms; i++) {
+		if (only != NULL && strcmp(sc->vms[i].name, only) != 0)
+			continue;
+		kids[n].cfg = &sc->vms[i];
+		kids[n].pid = start_vm(&sc->vms[i], &old);
+		if (kids[n].pid < 0) {
+			log_warn("vm %s: fork", sc->vms[i].name);
+			kids[n].pid = 0;
+			kids[n].wstatus = VMS_SETUP << 8;
+		}
+		n++;
+	}
+	if (n == 0) {
+		log_warnx("%s: no vm named '%s'", sc->path, only);
+		free(kids);
+		close(sfd);
+		return 1;
+	}
+	for (;;) {
+		struct signalfd_siginfo si;
+		pid_t pid;
+		int ws;
+
+		live = 0;
+		for (int i = 0; i < n; i++)
+			live += kids[i].pid > 0;
+		if (live == 0)
+			break;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+			log_warnx("%s: stopping every VM",
+			    strsignal((int)si.ssi_signo));
+			for (int i = 0; i < n; i++)
+				if (kids[i].pid > 0)
+					kill(kids[i].pid, SIGTERM);
+			continue;
+		}
+		while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+			for (int i = 0; i < n; i++)
+				if (kids[i].pid == pid) {
+					kids[i].pid = 0;
+					kids[i].wstatus = ws;
+				}
+	}
+	/* A VM process killed outright leaves the terminal raw. */
+	if (have_tio)
+		tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+	for (int i = 0; i < n; i++) {
+		const char *f = child_failure(&kids[i], why, sizeof(why));
+
+		if (f != NULL) {
+			log_warnx("vm %s: %s", kids[i].cfg->name, f);
+			ret = 1;
+		}
+	}
+	free(kids);
+	close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The VM process: one VM, from creation to power-off, across reboots. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "vm.h"
+
+int
+vm_process_main(const struct vm_cfg *cfg)
+{
+	struct vm_opts o = {
+		.name = cfg->name, .memory = cfg->memory, .vcpus = cfg->vcpus,
+		.cpus = cfg->ncpus ? cfg->cpus : NULL,
+	};
+	struct console con;
+	struct vm *vm = NULL;
+	char prefix[64];
+	sigset_t set;
+	int sig_fd, reason, status = VMS_SETUP, boots = 0;
+
+	snprintf(prefix, sizeof(prefix), "cupule: vm %s", cfg->name);
+	log_set_prefix(prefix);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sig_fd < 0) {
+		log_warn("signalfd");
+		return VMS_SETUP;
+	}
+	if (console_open(&con, cfg->console, cfg->console_path) < 0)
+		return VMS_SETUP;
+	o.con = &con;
+	for (;;) {
+		if (vm_create(&o, &vm) < 0 ||
+		    vm_load_linux(vm, cfg->kernel, cfg->initrd,
+		    cfg->cmdline) < 0) {
+			status = boots ? VMS_ERROR : VMS_SETUP;
+			break;
+		}
+		boots++;
+		vm->sig_fd = sig_fd;
+		reason = vm_run(vm);
+		if (reason == VM_EXIT_STOPPED && vm->stop_signal)
+			log_warnx("stopped by %s", strsignal(vm->stop_signal));
+		else if (reason == VM_EXIT_STOPPED)
+			log_warnx("stopped from the console");
+		else
+			log_info("%s", vm_exit_name(reason));
+		vm_destroy(vm);
+		vm = NULL;
+		if (reason == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART)
+			continue;
+		status = reason == VM_EXIT_STOPPED ? VMS_STOPPED :
+		    reason == VM_EXIT_ERROR ? VMS_ERROR : VMS_OK;
+		break;
+	}
+	vm_destroy(vm);
+	console_close(&con);
+	close(sig_fd);
+	return status;
+}
