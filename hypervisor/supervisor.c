@@ -61,6 +61,31 @@ start_vm(const struct vm_cfg *cfg, const sigset_t *old)
 	_exit(vm_process_main(cfg));
 }
 
+/* Only one VM can own the terminal.  Returns 0 or -EBUSY, logged. */
+static int
+check_stdio_owner(const struct scenario *sc, const char *only)
+{
+	const struct vm_cfg *first = NULL;
+
+	for (int i = 0; i < sc->nvms; i++) {
+		const struct vm_cfg *v = &sc->vms[i];
+
+		if ((only != NULL && strcmp(v->name, only) != 0) ||
+		    v->console != CONSOLE_STDIO)
+			continue;
+		if (first != NULL) {
+			log_warnx("%s:%d: vms '%s' and '%s' both use the stdio "
+			    "console: give one of them console = \"pty\", "
+			    "\"file:PATH\" or \"socket:PATH\", or start one "
+			    "with --vm", sc->path, v->line, first->name,
+			    v->name);
+			return -EBUSY;
+		}
+		first = v;
+	}
+	return 0;
+}
+
 int
 supervisor_run(const struct scenario *sc, const char *only)
 {
@@ -72,6 +97,8 @@ supervisor_run(const struct scenario *sc, const char *only)
 	int n = 0, live, sfd, ret = 0;
 	char why[128];
 
+	if (check_stdio_owner(sc, only) < 0)
+		return 1;
 	kids = calloc((size_t)sc->nvms, sizeof(*kids));
 	if (kids == NULL)
 		fatalx("out of memory");

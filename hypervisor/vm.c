@@ -233,6 +233,9 @@ vcpu_setup_cpuid(struct vcpu *c, const struct kvm_cpuid2 *sup)
 			e->ebx = (e->ebx & 0xffff) |
 			    (uint32_t)c->vm->nvcpus << 16 | (uint32_t)c->id << 24;
 			e->ecx |= 1u << 31;	/* running on a hypervisor */
+			/* Never in the supported list: it needs our irqchip. */
+			if (c->vm->tsc_deadline)
+				e->ecx |= 1u << 24;
 			if (c->vm->nvcpus > 1)
 				e->edx |= 1u << 28;
 			break;
@@ -396,6 +399,8 @@ vm_create(const struct vm_opts *o, struct vm **out)
 	}
 	if ((ret = vm_check_caps(vm)) < 0)
 		return ret;
+	vm->tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+	    KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);

@@ -57,6 +57,7 @@ struct vm {
 	int kvm_fd;
 	int vm_fd;
 	int mem_fd;		/* memfd: mediators will map guest RAM */
+	bool tsc_deadline;	/* KVM emulates the TSC-deadline timer */
 	struct guest_mem mem;
 	size_t run_size;
 	int nvcpus;
