@@ -157,6 +157,24 @@ boot_load_linux(const struct guest_mem *m, const void *kernel, size_t klen,
 		    "command line of %zu bytes is longer than the kernel's "
 		    "limit of %u", clen - 1, hdr.cmdline_size);
 
+	gpa = 0;
+	if (initrd != NULL && ilen > 0) {
+		/* Highest page-aligned spot below the kernel's limit. */
+		initrd_max = hdr.initrd_addr_max ? (uint64_t)hdr.initrd_addr_max
+		    + 1 : 0x38000000ULL;
+		if (hdr.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G)
+			initrd_max = m->low;
+		top = m->low < initrd_max ? m->low : initrd_max;
+		if (ilen > top || ((top - ilen) & ~0xfffULL) < bi->kernel_end)
+			return boot_err(err, errlen, -ENOMEM,
+			    "initrd of %zu KiB does not fit in memory beside the "
+			    "kernel (%llu MiB usable below %llu MiB)",
+			    ilen / 1024,
+			    (unsigned long long)((top - bi->kernel_end) / MIB),
+			    (unsigned long long)(top / MIB));
+		gpa = (top - ilen) & ~0xfffULL;
+	}
+
 	/* Everything checked: only now write guest memory. */
 	dst = guest_ptr(m, GUEST_HIGH_MEM, pm_size);
 	zp = guest_ptr(m, GUEST_BOOT_PARAMS, sizeof(*zp));
@@ -176,20 +194,6 @@ boot_load_linux(const struct guest_mem *m, const void *kernel, size_t klen,
 
 	bi->initrd_gpa = bi->initrd_size = 0;
 	if (initrd != NULL && ilen > 0) {
-		/* Highest page-aligned spot below the kernel's limit. */
-		initrd_max = hdr.initrd_addr_max ? (uint64_t)hdr.initrd_addr_max
-		    + 1 : 0x38000000ULL;
-		if (hdr.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G)
-			initrd_max = m->low;
-		top = m->low < initrd_max ? m->low : initrd_max;
-		if (ilen > top || ((top - ilen) & ~0xfffULL) < bi->kernel_end)
-			return boot_err(err, errlen, -ENOMEM,
-			    "initrd of %zu KiB does not fit in memory beside the "
-			    "kernel (%llu MiB usable below %llu MiB)",
-			    ilen / 1024,
-			    (unsigned long long)((top - bi->kernel_end) / MIB),
-			    (unsigned long long)(top / MIB));
-		gpa = (top - ilen) & ~0xfffULL;
 		memcpy(guest_ptr(m, gpa, ilen), initrd, ilen);
 		bi->initrd_gpa = gpa;
 		bi->initrd_size = ilen;

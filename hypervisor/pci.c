@@ -62,13 +62,14 @@ int
 pci_dev_set_bar(struct pci_dev *d, int bar, enum pci_bar_type type,
     uint64_t size)
 {
-	uint8_t *reg = d->cfg + PCI_BAR0 + 4 * bar;
-	uint8_t *mask = d->wmask + PCI_BAR0 + 4 * bar;
+	uint8_t *reg, *mask;
 	uint64_t wm;
 
 	if (bar < 0 || bar >= PCI_NUM_BARS || size == 0 ||
 	    (size & (size - 1)) != 0)
 		return -EINVAL;
+	reg = d->cfg + PCI_BAR0 + 4 * bar;
+	mask = d->wmask + PCI_BAR0 + 4 * bar;
 	switch (type) {
 	case PCI_BAR_IO:
 		if (size < 4 || size > 0x10000)
