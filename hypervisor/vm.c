@@ -52,6 +52,35 @@ vm_exit_name(int reason)
 	return "?";
 }
 
+/* The vCPU this thread runs, for handlers that need a per-vCPU slot. */
+static __thread int vcpu_self = -1;
+
+int
+vm_current_vcpu(void)
+{
+	return vcpu_self;
+}
+
+int
+vm_watch(struct vm *vm, int fd, void (*fn)(struct vm *, void *),
+    void *opaque)
+{
+	if (vm->nwatch == VM_MAX_WATCH)
+		return -ENOSPC;
+	vm->watch[vm->nwatch++] = (struct vm_watch){ fd, fn, opaque };
+	return 0;
+}
+
+void
+vm_unwatch(struct vm *vm, int fd)
+{
+	for (int i = 0; i < vm->nwatch; i++)
+		if (vm->watch[i].fd == fd) {
+			vm->watch[i] = vm->watch[--vm->nwatch];
+			return;
+		}
+}
+
 static void
 vm_kick_handler(int sig)
 {
@@ -92,49 +121,6 @@ static void
 com1_set_irq(void *opaque, bool level)
 {
 	vm_set_irq(opaque, IRQ_COM1, level);
-}
-
-/*
- * ISA interrupts reach both the PIC and the IOAPIC, except that the
- * PIT's IRQ0 is wired to IOAPIC pin 2 (the MADT says so with an override)
- * and pin 2 of the PIC is the cascade; PCI INTx lines 16-23 reach the
- * IOAPIC only.  KVM's default table maps IRQ0 to pin 0, which leaves
- * Linux's timer check without interrupts.
- */
-static int
-vm_setup_irq_routing(struct vm *vm)
-{
-	struct kvm_irq_routing *r;
-	unsigned n = 0;
-	int ret = 0;
-
-	r = calloc(1, sizeof(*r) + 48 * sizeof(r->entries[0]));
-	if (r == NULL)
-		return -ENOMEM;
-	for (unsigned gsi = 0; gsi < 24; gsi++) {
-		if (gsi < 16 && gsi != 2) {
-			r->entries[n].gsi = gsi;
-			r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-			r->entries[n].u.irqchip.irqchip = gsi < 8 ?
-			    KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-			r->entries[n].u.irqchip.pin = gsi % 8;
-			n++;
-		}
-		if (gsi == 2)
-			continue;
-		r->entries[n].gsi = gsi;
-		r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		r->entries[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
-		n++;
-	}
-	r->nr = n;
-	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0) {
-		log_warn("KVM_SET_GSI_ROUTING");
-		ret = -errno;
-	}
-	free(r);
-	return ret;
 }
 
 static int
@@ -431,7 +417,7 @@ vm_create(const struct vm_opts *o, struct vm **out)
 		log_warn("KVM_CREATE_PIT2");
 		return -errno;
 	}
-	if ((ret = vm_setup_irq_routing(vm)) < 0)
+	if ((ret = irq_routes_init(&vm->irq, vm->vm_fd)) < 0)
 		return ret;
 	if ((ret = vm_setup_memory(vm, o->memory)) < 0)
 		return ret;
@@ -646,6 +632,7 @@ vcpu_thread(void *arg)
 	sigset_t set;
 	char name[16];
 
+	vcpu_self = c->id;
 	snprintf(name, sizeof(name), "vcpu%d", c->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
@@ -724,12 +711,15 @@ vm_run(struct vm *vm)
 
 	while (__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) ==
 	    VM_RUNNING) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[3 + VM_MAX_WATCH] = {
 			{ .fd = vm->stop_fd, .events = POLLIN },
 			{ .fd = vm->sig_fd, .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
 		};
-		int timeout = -1;
+		int timeout = -1, nwatch = vm->nwatch;
+
+		for (int i = 0; i < nwatch; i++)
+			pfd[3 + i] = (struct pollfd){ vm->watch[i].fd, POLLIN, 0 };
 
 		if (vm->con != NULL) {
 			/* Input waits while the guest's FIFO is full. */
@@ -738,7 +728,8 @@ vm_run(struct vm *vm)
 			else
 				timeout = 10;
 		}
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, 3 + (nfds_t)nwatch, timeout) < 0 &&
+		    errno != EINTR) {
 			log_warn("%s: poll", __func__);
 			vm_request_stop(vm, VM_EXIT_ERROR);
 			break;
@@ -750,6 +741,16 @@ vm_run(struct vm *vm)
 				vm->stop_signal = (int)si.ssi_signo;
 				vm_request_stop(vm, VM_EXIT_STOPPED);
 			}
+		}
+		/* A handler may unwatch: match by fd, not by index. */
+		for (int i = 0; i < nwatch; i++) {
+			if (!(pfd[3 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			for (int j = 0; j < vm->nwatch; j++)
+				if (vm->watch[j].fd == pfd[3 + i].fd) {
+					vm->watch[j].fn(vm, vm->watch[j].opaque);
+					break;
+				}
 		}
 		if (npend > 0 || (pfd[2].revents & (POLLIN | POLLHUP))) {
 			if (vm_console_input(vm, pend, &npend) < 0) {
@@ -788,6 +789,7 @@ vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
+	irq_routes_fini(&vm->irq);
 	uart_fini(&vm->com1);
 	pci_bus_fini(&vm->pci);
 	io_bus_fini(&vm->pio);

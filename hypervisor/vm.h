@@ -15,6 +15,7 @@
 #include "boot.h"
 #include "console.h"
 #include "io.h"
+#include "irq.h"
 #include "pci.h"
 #include "uart.h"
 
@@ -44,6 +45,15 @@ struct rtc {
 	uint8_t cmos[128];
 };
 
+#define VM_MAX_WATCH	16
+
+/* An fd the VM process's main thread watches, e.g. a mediator channel. */
+struct vm_watch {
+	int fd;
+	void (*fn)(struct vm *vm, void *opaque);
+	void *opaque;
+};
+
 struct vm_opts {
 	const char *name;
 	uint64_t memory;	/* bytes */
@@ -69,7 +79,10 @@ struct vm {
 	struct pci_bus pci;
 	struct pci_dev host_bridge;
 	struct rtc rtc;
+	struct irq_routes irq;
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
+	int nwatch;
+	struct vm_watch watch[VM_MAX_WATCH];
 	int stop_fd;		/* eventfd: vm_request_stop was called */
 	int sig_fd;		/* signalfd for SIGINT/SIGTERM, or -1 */
 	int exit_reason;	/* enum vm_exit, set once */
@@ -109,6 +122,19 @@ void vm_request_stop(struct vm *vm, enum vm_exit reason);
 
 /* Drives interrupt line gsi (in-kernel PIC/IOAPIC). */
 void vm_set_irq(struct vm *vm, unsigned gsi, bool level);
+
+/* Returns the index of the vCPU running this thread, or -1. */
+int vm_current_vcpu(void);
+
+/*
+ * Calls fn on the main thread whenever fd is readable while the VM runs.
+ * Returns 0 or -ENOSPC.
+ */
+int vm_watch(struct vm *vm, int fd, void (*fn)(struct vm *, void *),
+    void *opaque);
+
+/* Stops watching fd. */
+void vm_unwatch(struct vm *vm, int fd);
 
 /* Tears down what vm_create built. */
 void vm_destroy(struct vm *vm);
