@@ -188,6 +188,14 @@ pci_lookup(struct pci_bus *bus, unsigned dev, unsigned fn)
 	return bus->dev[dev];
 }
 
+/* Accesses the device serves itself (pci_dev_ops.cfg_access). */
+static bool
+pci_forwarded(const struct pci_dev *d, unsigned off)
+{
+	return d->fwd_start != 0 && off >= d->fwd_start && d->ops != NULL &&
+	    d->ops->cfg_access != NULL;
+}
+
 static bool
 pci_access_ok(unsigned off, unsigned size)
 {
@@ -206,6 +214,12 @@ pci_cfg_read(struct pci_bus *bus, unsigned dev, unsigned fn, unsigned off,
 		return 0xffffffffu;
 	pthread_mutex_lock(&bus->lock);
 	d = pci_lookup(bus, dev, fn);
+	if (d != NULL && pci_forwarded(d, off)) {
+		pthread_mutex_unlock(&bus->lock);
+		v = 0xffffffffu >> (32 - 8 * size);
+		d->ops->cfg_access(d, off, size, false, &v);
+		return v;
+	}
 	if (d == NULL)
 		v = 0xffffffffu >> (32 - 8 * size);
 	else
@@ -227,6 +241,11 @@ pci_cfg_write(struct pci_bus *bus, unsigned dev, unsigned fn, unsigned off,
 	d = pci_lookup(bus, dev, fn);
 	if (d == NULL)
 		goto out;
+	if (pci_forwarded(d, off)) {
+		pthread_mutex_unlock(&bus->lock);
+		d->ops->cfg_access(d, off, size, true, &val);
+		return;
+	}
 	for (unsigned i = 0; i < size; i++) {
 		uint8_t b = (uint8_t)(val >> (8 * i));
 		uint8_t *c = &d->cfg[off + i];

@@ -56,6 +56,13 @@ struct pci_dev_ops {
 	    uint64_t addr);
 	/* Called after the common code applied a configuration write. */
 	void (*cfg_write)(struct pci_dev *d, unsigned off, unsigned size);
+	/*
+	 * Serves accesses at or above pci_dev.fwd_start itself (the device
+	 * owns its capabilities, e.g. in a mediator).  Called without the
+	 * bus lock, since it may wait.  For a read it sets *val.
+	 */
+	void (*cfg_access)(struct pci_dev *d, unsigned off, unsigned size,
+	    bool is_write, uint32_t *val);
 };
 
 struct pci_bar {
@@ -72,6 +79,7 @@ struct pci_dev {
 	const struct pci_dev_ops *ops;
 	void *opaque;
 	int slot;
+	unsigned fwd_start;		/* 0: nothing forwarded */
 };
 
 struct pci_bus {
