@@ -25,10 +25,20 @@ enum reboot_action {
 	REBOOT_RESTART,		/* a guest reboot starts the VM again */
 };
 
+#define SC_SERIAL_MAX	20	/* virtio-blk GET_ID: 20 bytes */
+
 struct device_cfg {
 	char type[16];		/* "blk", "net", "usb", "gpu" */
 	char id[SC_NAME_MAX];	/* unique within its VM */
 	int line;		/* where it was declared */
+
+	/* type "blk" */
+	char *image;		/* absolute path: regular file or block device */
+	uint64_t range_start;	/* first sector (512 bytes) of the range */
+	uint64_t range_sectors;	/* sectors in the range; 0: the whole image */
+	uint64_t image_sectors;	/* the image's size when it was checked */
+	bool readonly;
+	char serial[SC_SERIAL_MAX + 1];	/* GET_ID string, default the id */
 };
 
 struct vm_cfg {

@@ -5,13 +5,23 @@
  * their .out says, bad files must report exactly what their .err says.
  * "@DIR@" in those stands for the scenarios folder, wherever the
  * checkout is.
+ *
+ * Files with blk devices name disk images, which are not kept in the
+ * tree: each such test copies its .cfg into a fresh temporary folder
+ * beside sparse images made on the spot (blk_files[]), and "@DIR@" then
+ * stands for that folder.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/loop.h>
 
 #include "scenario.h"
 
@@ -19,6 +29,26 @@
 
 /* Absolute path of tests/scenarios, found once before the tests run. */
 static char dir[PATH_MAX];
+
+/* The temporary folder of a blk test, made by tmp_setup(). */
+static char tmp[64];
+
+/*
+ * What blk scenarios may name, made in tmp: sparse files of the given
+ * size, a hard link (alias.img) and a symbolic link (link.img) to
+ * emmc.img, and a folder.
+ */
+static const struct {
+	const char *name;
+	off_t size;
+} blk_files[] = {
+	{ "vmlinuz", 0 },
+	{ "ivi.img", 1 << 20 },		/* 2048 sectors */
+	{ "emmc.img", 16 << 20 },	/* 32768 sectors */
+	{ "rootfs.img", 4 << 20 },	/* 8192 sectors */
+	{ "odd.img", 1000 },		/* 1 sector and a bit */
+	{ "empty.img", 0 },
+};
 
 static const struct sc_host fake_host = {
 	.memory = 8ULL << 30,
@@ -107,17 +137,96 @@ subst(const char *s, const char *from, const char *to)
 	return buf;
 }
 
-/* Reads tests/scenarios/name with @DIR@ filled in. */
+/* Reads tests/scenarios/name with @DIR@ replaced by at. */
 static char *
-expected(const char *name)
+expected_at(const char *name, const char *at)
 {
 	char path[PATH_MAX + 64], *raw, *text;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	raw = slurp(path);
-	text = subst(raw, "@DIR@", dir);
+	text = subst(raw, "@DIR@", at);
 	free(raw);
 	return text;
+}
+
+/* Reads tests/scenarios/name with @DIR@ filled in. */
+static char *
+expected(const char *name)
+{
+	return expected_at(name, dir);
+}
+
+static void
+tmp_file(const char *name, off_t size)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+/* A fresh temporary folder holding blk_files[] and the links. */
+static void
+tmp_setup(void)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "/tmp/check_scenario.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	for (size_t i = 0; i < sizeof(blk_files) / sizeof(blk_files[0]); i++)
+		tmp_file(blk_files[i].name, blk_files[i].size);
+	snprintf(from, sizeof(from), "%s/emmc.img", tmp);
+	snprintf(to, sizeof(to), "%s/alias.img", tmp);
+	ck_assert_int_eq(link(from, to), 0);
+	snprintf(to, sizeof(to), "%s/link.img", tmp);
+	ck_assert_int_eq(symlink("emmc.img", to), 0);
+	snprintf(to, sizeof(to), "%s/folder.img", tmp);
+	ck_assert_int_eq(mkdir(to, 0755), 0);
+}
+
+static void
+tmp_teardown(void)
+{
+	static const char *const extra[] = {
+		"alias.img", "link.img", "devices.cfg", "blk.cfg", "bad-blk.cfg",
+		"bad-blk-overlap.cfg", "dev.cfg",
+	};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(blk_files) / sizeof(blk_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmp, blk_files[i].name);
+		unlink(path);
+	}
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmp, extra[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/folder.img", tmp);
+	rmdir(path);
+	rmdir(tmp);
+}
+
+/* Copies tests/scenarios/name into tmp; returns the copy's path. */
+static char *
+tmp_copy(const char *name)
+{
+	char path[PATH_MAX + 64], *text;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	text = slurp(path);
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	return strdup(path);
 }
 
 /* Loads path into sc against host; *errs gets what was reported. */
@@ -160,7 +269,6 @@ static const struct {
 	{ "several", 0 },
 	{ "pinning", 0 },
 	{ "sub/relative", 0 },
-	{ "devices", ALL_BUILT },
 }, bad[] = {
 	{ "bad-syntax", 0 },
 	{ "bad-top-level", 0 },
@@ -177,6 +285,18 @@ static const struct {
 	{ "bad-device-unbuilt", 0 },
 	{ "bad-device-type", 0 },
 	{ "bad-device-id", ALL_BUILT },
+};
+
+/* Files loaded from tmp, beside the images they name. */
+static const struct {
+	const char *name;
+	unsigned int built;
+} tmp_good[] = {
+	{ "devices", ALL_BUILT },
+	{ "blk", 0 },
+}, tmp_bad[] = {
+	{ "bad-blk", 0 },
+	{ "bad-blk-overlap", 0 },
 };
 
 START_TEST(test_good_golden)
@@ -225,6 +345,53 @@ START_TEST(test_bad_reports)
 	ck_assert_str_eq(errs, want);
 	free(want);
 	free(errs);
+}
+END_TEST
+
+START_TEST(test_tmp_good_golden)
+{
+	struct sc_host host = fake_host;
+	char name[PATH_MAX], *path, *errs, *want, *got;
+	struct scenario sc;
+	int ret;
+
+	host.devices_built = tmp_good[_i].built |
+	    1u << scenario_device_type("blk");
+	snprintf(name, sizeof(name), "%s.cfg", tmp_good[_i].name);
+	path = tmp_copy(name);
+	ret = load(path, &host, &sc, &errs);
+	ck_assert_msg(ret == 0, "%s: %d, errors:\n%s", path, ret, errs);
+	ck_assert_str_eq(errs, "");
+	snprintf(name, sizeof(name), "%s.out", tmp_good[_i].name);
+	want = expected_at(name, tmp);
+	got = printed(&sc);
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	free(errs);
+	free(path);
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(test_tmp_bad_reports)
+{
+	struct sc_host host = fake_host;
+	char name[PATH_MAX], *path, *errs, *want;
+	struct scenario sc;
+
+	host.devices_built = tmp_bad[_i].built |
+	    1u << scenario_device_type("blk");
+	snprintf(name, sizeof(name), "%s.cfg", tmp_bad[_i].name);
+	path = tmp_copy(name);
+	ck_assert_int_eq(load(path, &host, &sc, &errs), -EINVAL);
+	ck_assert_ptr_null(sc.vms);
+	snprintf(name, sizeof(name), "%s.err", tmp_bad[_i].name);
+	want = expected_at(name, tmp);
+	ck_assert_str_eq(errs, want);
+	free(want);
+	free(errs);
+	free(path);
 }
 END_TEST
 
@@ -304,15 +471,16 @@ END_TEST
 
 START_TEST(test_devices_ids)
 {
-	char path[PATH_MAX + 64], *errs;
+	char *path, *errs;
 	const struct vm_cfg *vm;
 	struct sc_host host = fake_host;
 	struct scenario sc;
 
 	host.devices_built = ALL_BUILT;
-	snprintf(path, sizeof(path), "%s/devices.cfg", dir);
+	path = tmp_copy("devices.cfg");
 	ck_assert_int_eq(load(path, &host, &sc, &errs), 0);
 	free(errs);
+	free(path);
 	vm = scenario_find(&sc, "ivi");
 	ck_assert_ptr_nonnull(vm);
 	ck_assert_int_eq(vm->ndevices, 5);
@@ -321,10 +489,148 @@ START_TEST(test_devices_ids)
 	ck_assert_str_eq(vm->devices[2].type, "blk");
 	/* The explicitly named blk still takes index 1. */
 	ck_assert_str_eq(vm->devices[3].id, "blk2");
-	ck_assert_int_eq(vm->devices[3].line, 8);
+	ck_assert_int_eq(vm->devices[3].line, 9);
+	/* Devices of types with no keys of their own have no image. */
+	ck_assert_ptr_null(vm->devices[1].image);
 	vm = scenario_find(&sc, "sos");
 	ck_assert_str_eq(vm->devices[0].id, "blk0");
 	scenario_free(&sc);
+}
+END_TEST
+
+/* What a blk device entry resolves to, field by field. */
+START_TEST(test_blk_fields)
+{
+	char *path, *errs, want[PATH_MAX];
+	const struct device_cfg *d;
+	const struct vm_cfg *vm;
+	struct scenario sc;
+
+	path = tmp_copy("blk.cfg");
+	ck_assert_int_eq(load(path, &fake_host, &sc, &errs), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(errs, "device type 'blk': its mediator "
+	    "is not built yet"));
+	free(errs);
+	ck_assert_int_eq(load(path, NULL, &sc, &errs), 0);
+	ck_assert_str_eq(errs, "");
+	free(errs);
+	free(path);
+
+	vm = scenario_find(&sc, "sos");
+	d = &vm->devices[0];
+	snprintf(want, sizeof(want), "%s/emmc.img", tmp);
+	ck_assert_str_eq(d->image, want);
+	ck_assert_uint_eq(d->range_start, 0);
+	ck_assert_uint_eq(d->range_sectors, 2048);
+	ck_assert_uint_eq(d->image_sectors, 32768);
+	ck_assert(!d->readonly);
+	ck_assert_str_eq(d->serial, "boot");
+	d = &vm->devices[1];
+	ck_assert_str_eq(d->id, "blk1");
+	ck_assert_uint_eq(d->range_start, 2048);
+	ck_assert_uint_eq(d->range_sectors, 8192);
+	ck_assert_str_eq(d->serial, "SOS-DATA 0001");
+
+	vm = scenario_find(&sc, "ivi");
+	d = &vm->devices[0];
+	/* The path as written, not where the link leads. */
+	snprintf(want, sizeof(want), "%s/alias.img", tmp);
+	ck_assert_str_eq(d->image, want);
+	d = &vm->devices[1];
+	ck_assert(d->readonly);
+	ck_assert_uint_eq(d->range_start, 0);
+	ck_assert_uint_eq(d->range_sectors, 0);	/* the whole image */
+	ck_assert_uint_eq(d->image_sectors, 8192);
+	d = &vm->devices[2];
+	ck_assert_uint_eq(d->image_sectors, 1);
+	/* The default serial is the id, cut to 20 characters. */
+	ck_assert_str_eq(d->serial, "a-device-id-of-31-ch");
+
+	vm = scenario_find(&sc, "rtvm");
+	d = &vm->devices[0];
+	snprintf(want, sizeof(want), "%s/link.img", tmp);
+	ck_assert_str_eq(d->image, want);
+	ck_assert_str_eq(d->serial, "12345678901234567890");
+	ck_assert_uint_eq(d->range_start + d->range_sectors, d->image_sectors);
+	ck_assert_str_eq(vm->devices[1].serial, "");
+	scenario_free(&sc);
+}
+END_TEST
+
+/* Writes text as tmp/dev.cfg and loads it on the real host. */
+static int
+load_text(const char *text, struct scenario *sc, char **errs)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/dev.cfg", tmp);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return load(path, NULL, sc, errs);
+}
+
+/*
+ * A block device as the image: its size comes from BLKGETSIZE64.  Made
+ * with a loop device over a sparse file, which needs root and the loop
+ * driver; without them the test says so and passes.
+ */
+START_TEST(test_blk_block_device)
+{
+	struct loop_config lc;
+	char path[PATH_MAX], dev[32], text[512], *errs;
+	struct scenario sc;
+	int ctl, n, back, loop = -1;
+
+	snprintf(path, sizeof(path), "%s/ivi.img", tmp);
+	back = open(path, O_RDWR);
+	ck_assert_int_ge(back, 0);
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	n = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (n >= 0) {
+		snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+		loop = open(dev, O_RDWR | O_CLOEXEC);
+	}
+	memset(&lc, 0, sizeof(lc));
+	lc.fd = (uint32_t)back;
+	lc.info.lo_flags = LO_FLAGS_AUTOCLEAR;	/* gone with our last fd */
+	if (loop < 0 || ioctl(loop, LOOP_CONFIGURE, &lc) < 0) {
+		fprintf(stderr, "check_scenario: no loop device here (%s); "
+		    "the block device test passes without running\n",
+		    strerror(errno));
+		if (loop >= 0)
+			close(loop);
+		if (ctl >= 0)
+			close(ctl);
+		close(back);
+		return;
+	}
+	snprintf(text, sizeof(text), "vms = ( { name = \"a\"; memory = "
+	    "\"16M\"; kernel = \"vmlinuz\"; devices = (\n"
+	    "  { type = \"blk\"; image = \"%s\"; range = \"1024/1024\"; },\n"
+	    "  { type = \"blk\"; image = \"%s\"; range = \"2000/49\"; },\n"
+	    "  { type = \"blk\"; image = \"%s\"; range = \"1000/100\"; }\n"
+	    "); } );\n", dev, dev, dev);
+	ck_assert_int_eq(load_text(text, &sc, &errs), -EINVAL);
+	snprintf(text, sizeof(text), "%s/dev.cfg:3: range '2000/49' goes past "
+	    "the end of image '%s' (2048 sectors)\n%s/dev.cfg:4: range "
+	    "1000/100 of image '%s' overlaps vm 'a' device 'blk0' (line 2)\n",
+	    tmp, dev, tmp, dev);
+	ck_assert_str_eq(errs, text);
+	free(errs);
+
+	snprintf(text, sizeof(text), "vms = ( { name = \"a\"; memory = "
+	    "\"16M\"; kernel = \"vmlinuz\"; devices = (\n"
+	    "  { type = \"blk\"; image = \"%s\"; }\n); } );\n", dev);
+	ck_assert_int_eq(load_text(text, &sc, &errs), 0);
+	free(errs);
+	ck_assert_uint_eq(sc.vms[0].devices[0].image_sectors, 2048);
+	scenario_free(&sc);
+	close(loop);
+	close(ctl);
+	close(back);
 }
 END_TEST
 
@@ -494,7 +800,7 @@ END_TEST
 /* The real probe: scenario_load must see this machine. */
 START_TEST(test_real_host)
 {
-	char path[PATH_MAX + 64], *errs;
+	char path[PATH_MAX + 64], want[2 * PATH_MAX + 128], *errs;
 	struct sc_host host;
 	struct scenario sc;
 
@@ -502,8 +808,8 @@ START_TEST(test_real_host)
 	ck_assert_uint_ge(host.memory, 64ULL << 20);
 	ck_assert_int_ge(host.ncpus, 1);
 	ck_assert_int_eq(host.ncpus, (int)sysconf(_SC_NPROCESSORS_CONF));
-	/* No mediator is built yet; this changes with the first one. */
-	ck_assert_uint_eq(host.devices_built, 0);
+	/* blk is the only mediator built so far. */
+	ck_assert_uint_eq(host.devices_built, 1u << scenario_device_type("blk"));
 
 	snprintf(path, sizeof(path), "%s/minimal.cfg", dir);
 	ck_assert_int_eq(load(path, NULL, &sc, &errs), 0);
@@ -511,9 +817,18 @@ START_TEST(test_real_host)
 	free(errs);
 	scenario_free(&sc);
 
+	/* blk gets checked (its image is not there); the rest refused. */
 	snprintf(path, sizeof(path), "%s/bad-device-unbuilt.cfg", dir);
 	ck_assert_int_eq(load(path, NULL, &sc, &errs), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(errs, "device type 'blk': its mediator "
+	ck_assert_ptr_null(strstr(errs, "device type 'blk'"));
+	snprintf(want, sizeof(want), "%s:5: image '%s/ivi.img': No such file "
+	    "or directory\n", path, dir);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	ck_assert_ptr_nonnull(strstr(errs, "device type 'net': its mediator "
+	    "is not built yet"));
+	ck_assert_ptr_nonnull(strstr(errs, "device type 'usb': its mediator "
+	    "is not built yet"));
+	ck_assert_ptr_nonnull(strstr(errs, "device type 'gpu': its mediator "
 	    "is not built yet"));
 	free(errs);
 }
@@ -584,7 +899,6 @@ scenario_suite(void)
 	tcase_add_test(tc, test_full_fields);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_find);
-	tcase_add_test(tc, test_devices_ids);
 	tcase_add_test(tc, test_devices_one_built);
 	tcase_add_test(tc, test_relative_from_elsewhere);
 	tcase_add_test(tc, test_absolute_paths);
@@ -592,6 +906,17 @@ scenario_suite(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_host_limits);
 	tcase_add_test(tc, test_real_host);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("blk");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_loop_test(tc, test_tmp_good_golden, 0,
+	    (int)(sizeof(tmp_good) / sizeof(tmp_good[0])));
+	tcase_add_loop_test(tc, test_tmp_bad_reports, 0,
+	    (int)(sizeof(tmp_bad) / sizeof(tmp_bad[0])));
+	tcase_add_test(tc, test_devices_ids);
+	tcase_add_test(tc, test_blk_fields);
+	tcase_add_test(tc, test_blk_block_device);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse_size");
