@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -544,6 +545,7 @@ struct waiter {
 	uint64_t spin, data;
 	int ret;
 	volatile int done;
+	volatile pid_t tid;
 };
 
 static void *
@@ -551,6 +553,7 @@ waiter_main(void *arg)
 {
 	struct waiter *w = arg;
 
+	w->tid = gettid();
 	w->ret = ioreq_wait_complete(&vm, w->slot, w->spin, &w->data);
 	w->done = 1;
 	return NULL;
@@ -562,6 +565,29 @@ msleep(unsigned ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/* Waits until the waiter thread is asleep in the kernel (state S). */
+static void
+wait_asleep(struct waiter *w)
+{
+	char path[64], buf[256], *p;
+
+	while (w->tid == 0)
+		msleep(1);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)w->tid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+
+		ck_assert_ptr_nonnull(f);
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		ck_assert_ptr_nonnull(p);
+		p = strrchr(buf, ')');
+		if (p != NULL && p[1] == ' ' && p[2] == 'S')
+			return;
+		msleep(1);
+	}
 }
 
 /*
@@ -578,9 +604,7 @@ START_TEST(test_recover_lost_wake)
 	ck_assert_int_eq(ioreq_submit(&vm, 0, &rd8), 0);
 	ck_assert_int_eq(ioreq_take(&med, &s, &got), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
-	while (!__atomic_load_n(&vm.slots[0].waiting, __ATOMIC_ACQUIRE))
-		msleep(1);
-	msleep(20);	/* past its last look at the state, into read() */
+	wait_asleep(&w);	/* past its last look at the state */
 	/* What ioreq_complete() does up to its eventfd write. */
 	vm.slots[0].data = 0x99;
 	vm.slots[0].done_seq = got.seq;
@@ -621,6 +645,7 @@ START_TEST(test_recover_sigkill)
 	}
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
 	ck_assert_uint_eq(state(1), IOREQ_PROCESSING);
+	wait_asleep(&w);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	ck_assert(WIFSIGNALED(status));
@@ -700,6 +725,7 @@ pending_main(void *arg)
 {
 	struct waiter *w = arg;
 
+	w->tid = gettid();
 	w->ret = ioreq_wait_pending(&med, w->spin);
 	w->done = 1;
 	return NULL;
@@ -714,16 +740,17 @@ START_TEST(test_notify_sleep)
 	unsigned s;
 
 	ck_assert_int_eq(pthread_create(&t, NULL, pending_main, &w), 0);
-	msleep(20);
+	wait_asleep(&w);
 	ck_assert_int_eq(w.done, 0);
 	ck_assert_int_eq(ioreq_submit(&vm, 3, &rd8), 0);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(w.ret, 0);
 
 	w.done = 0;
-	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+	w.tid = 0;
 	ck_assert_int_eq(ioreq_take(&med, &s, &got), 0);
-	msleep(20);
+	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+	wait_asleep(&w);
 	ck_assert_int_eq(w.done, 0);
 	ck_assert_int_eq(ioreq_complete(&med, s, 42), 0);
 	pthread_join(t, NULL);
@@ -751,7 +778,7 @@ START_TEST(test_wait_eintr)
 	sigaction(SIGUSR1, &sa, NULL);
 	ck_assert_int_eq(ioreq_submit(&vm, 0, &rd8), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
-	msleep(20);
+	wait_asleep(&w);
 	pthread_kill(t, SIGUSR1);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(w.ret, -EINTR);
