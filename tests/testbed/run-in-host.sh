@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# run-in-host.sh [--timeout SECONDS] SCRIPT [ARGS...]
+#
+# Runs SCRIPT with ARGS where a real Linux guest can boot under KVM:
+# directly when this machine has hardware virtualisation (kvm_intel or
+# kvm_amd loaded), otherwise inside the test host, a Linux booted under
+# QEMU's emulator whose nested kvm_amd gives a working /dev/kvm (see
+# mkhost.sh).  There the whole root filesystem is seen read-only at the
+# same paths, with fresh tmpfs on /tmp and /run; SCRIPT starts in the
+# current folder when the test host can see it, else at the repository's
+# root.  CUPULE_* and TERM variables are passed on.
+#
+# On a terminal the terminal is the test host's console (Ctrl-A x stops
+# it); otherwise its output is streamed to stdout and saved to
+# .cache/testhost/<script>.log.  Exits with SCRIPT's status, 124 after the
+# timeout (CUPULE_TIMEOUT, default 900 s, 0 for none), 77 when no Linux
+# guest can run here at all.  CUPULE_TESTHOST=force uses the test host even
+# with hardware virtualisation.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+timeout=${CUPULE_TIMEOUT:-900}
+
+usage() {
+	echo "usage: $0 [--timeout SECONDS] SCRIPT [ARGS...]" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift 2 ;;
+	--timeout=*) timeout=${1#*=}; shift ;;
+	--) shift; break ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
+[ $# -ge 1 ] || usage
+[[ $timeout =~ ^[0-9]+$ ]] || usage
+script=$(realpath "$1")
+shift
+[ -f "$script" ] || { echo "run-in-host: no such script: $script" >&2; exit 2; }
+name=$(basename "$script" .sh)
+
+interactive=false
+[ -t 0 ] && [ -t 1 ] && interactive=true
+
+# The command that runs the script, as words for exec.
+cmd=("$script" "$@")
+[ -x "$script" ] || cmd=(bash "$script" "$@")
+
+timeout_cmd=()
+if [ "$timeout" -gt 0 ]; then
+	timeout_cmd=(timeout -k 10)
+	$interactive && timeout_cmd+=(--foreground)
+	timeout_cmd+=("$timeout")
+fi
+
+report_timeout() {
+	echo "run-in-host: TIMEOUT: $name did not finish in $timeout s" >&2
+	exit 124
+}
+
+hw_kvm() {
+	[ -c /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }
+}
+
+if hw_kvm && [ "${CUPULE_TESTHOST:-}" != force ]; then
+	rc=0
+	if $interactive; then
+		"${timeout_cmd[@]}" "${cmd[@]}" || rc=$?
+	else
+		"${timeout_cmd[@]}" "${cmd[@]}" </dev/null || rc=$?
+	fi
+	[ "$rc" -ne 124 ] || [ "$timeout" -eq 0 ] || report_timeout
+	exit "$rc"
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+	echo "run-in-host: no hardware KVM here and no qemu-system-x86_64 to boot the test host" >&2
+	exit 77
+fi
+
+"$here/mkhost.sh" >/dev/null
+state=$repo/.cache/testhost
+mkdir -p "$state"
+job=$(mktemp -d "$state/job.XXXXXX")
+log=$state/$name.log
+qemu_done=false
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	local pid
+	pid=$(cat "$job/qemu.pid" 2>/dev/null || true)
+	$qemu_done || [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+	rm -rf "$job"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# The job: the script, in the same folder, with the same variables.
+{
+	# /tmp and /run are fresh in the test host: start elsewhere from there.
+	case $PWD in
+	/tmp | /tmp/* | /run | /run/*) echo "cd $(printf %q "$repo")" ;;
+	*) echo "cd $(printf %q "$PWD") 2>/dev/null || cd $(printf %q "$repo")" ;;
+	esac
+	while IFS= read -r var; do
+		echo "export $var=$(printf %q "${!var}")"
+	done < <(compgen -e | grep -E '^(CUPULE_[A-Za-z0-9_]*|TERM)$' || true)
+	printf '%q ' exec "${cmd[@]}"
+	echo
+} >"$job/job.sh"
+echo "$job" >"$job/path"
+if $interactive; then echo interactive; else echo batch; fi >"$job/mode"
+
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2
+	-nographic -nodefaults -no-reboot -pidfile "$job/qemu.pid"
+	-kernel "$repo/.cache/kernel/vmlinuz"
+	-initrd "$repo/.cache/testhost.cpio.gz"
+	-append "console=ttyS0 panic=-1 quiet"
+	-virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap"
+	-virtfs "local,path=$job,mount_tag=job,security_model=none")
+
+# QEMU runs in the background so that a signal to this script runs the
+# trap at once, and the trap stops QEMU.
+batch() {
+	"${timeout_cmd[@]}" "${qemu[@]}" -serial stdio </dev/null 2>&1 |
+		sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\r*$//' |
+		tee "$log"
+	return "${PIPESTATUS[0]}"
+}
+status=0
+if $interactive; then
+	# Ctrl-C goes to the guest; Ctrl-A x leaves QEMU.
+	exec 3<&0
+	"${timeout_cmd[@]}" "${qemu[@]}" \
+		-chardev stdio,id=con,mux=on,signal=off \
+		-serial chardev:con -mon chardev=con,mode=readline <&3 &
+else
+	batch &
+fi
+wait $! || status=$?
+qemu_done=true
+
+if [ -f "$job/rc" ]; then
+	exit "$(cat "$job/rc")"
+fi
+[ "$status" -ne 124 ] || [ "$timeout" -eq 0 ] || report_timeout
+echo "run-in-host: the test host stopped (status $status) before $name finished" >&2
+$interactive || echo "run-in-host: its console is in $log" >&2
+exit 1
