@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# tests/run.sh [unit|kvm|san|e2e]...   (no argument: all of them)
+# tests/run.sh [unit|kvm|san|fuzz|e2e]...   (no argument: all of them)
 #
 # Runs the built test programs and end-to-end scripts and ends with one
 # line "N passed, M failed".  A suite that exits 77 was skipped: that is
@@ -42,7 +42,8 @@ run_suite() {
 		read -r p f < <(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 |
 			awk '{print $1, $3}')
 	else
-		p=0
+		# No count printed: the suite is one test, judged by its status.
+		p=$((rc == 0))
 		f=0
 	fi
 	# A non-zero exit is a failure even if no count says so.
@@ -68,6 +69,12 @@ run_kvm() {
 	run_suite "kvm${2:+ $2}" "$1/tests/check_kvm"
 }
 
+# A short bounded run of every fuzz target; longer by hand with
+# tests/fuzz/run.sh SECONDS.
+run_fuzz() {
+	run_suite "fuzz (${CUPULE_FUZZ_SECONDS:-10} s each)" tests/fuzz/run.sh "${CUPULE_FUZZ_SECONDS:-10}"
+}
+
 run_e2e() {
 	local t
 	for t in tests/e2e/*.sh; do
@@ -76,14 +83,15 @@ run_e2e() {
 	done
 }
 
-[ $# -gt 0 ] || set -- unit kvm san e2e
+[ $# -gt 0 ] || set -- unit kvm san fuzz e2e
 for what in "$@"; do
 	case $what in
 	unit) run_unit "$build" ;;
 	kvm) run_kvm "$build" ;;
 	san) run_unit build/san "(ASan+UBSan)"; run_kvm build/san "(ASan+UBSan)" ;;
+	fuzz) run_fuzz ;;
 	e2e) run_e2e ;;
-	*) echo "usage: $0 [unit|kvm|san|e2e]..." >&2; exit 2 ;;
+	*) echo "usage: $0 [unit|kvm|san|fuzz|e2e]..." >&2; exit 2 ;;
 	esac
 done
 
