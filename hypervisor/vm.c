@@ -55,6 +55,13 @@ vm_exit_name(int reason)
 /* The vCPU this thread runs, for handlers that need a per-vCPU slot. */
 static __thread int vcpu_self = -1;
 
+bool
+vm_running(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) ==
+	    VM_RUNNING;
+}
+
 int
 vm_current_vcpu(void)
 {

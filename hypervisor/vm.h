@@ -123,6 +123,9 @@ void vm_request_stop(struct vm *vm, enum vm_exit reason);
 /* Drives interrupt line gsi (in-kernel PIC/IOAPIC). */
 void vm_set_irq(struct vm *vm, unsigned gsi, bool level);
 
+/* True until a stop was requested. */
+bool vm_running(const struct vm *vm);
+
 /* Returns the index of the vCPU running this thread, or -1. */
 int vm_current_vcpu(void);
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The VM process: one VM, from creation to power-off, across reboots. */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "mediator.h"
 #include "supervisor.h"
 #include "vm.h"
 
@@ -18,6 +20,7 @@ vm_process_main(const struct vm_cfg *cfg)
 		.cpus = cfg->ncpus ? cfg->cpus : NULL,
 	};
 	struct console con;
+	struct mediator *meds;
 	struct vm *vm = NULL;
 	char prefix[64];
 	sigset_t set;
@@ -37,16 +40,35 @@ vm_process_main(const struct vm_cfg *cfg)
 	if (console_open(&con, cfg->console, cfg->console_path) < 0)
 		return VMS_SETUP;
 	o.con = &con;
+	meds = calloc((size_t)cfg->ndevices + 1, sizeof(*meds));
+	if (meds == NULL)
+		return VMS_SETUP;
 	for (;;) {
+		int nmeds = 0;
+
 		if (vm_create(&o, &vm) < 0 ||
 		    vm_load_linux(vm, cfg->kernel, cfg->initrd,
 		    cfg->cmdline) < 0) {
 			status = boots ? VMS_ERROR : VMS_SETUP;
 			break;
 		}
+		/* Each device is a mediator process, started with the VM. */
+		for (; nmeds < cfg->ndevices; nmeds++)
+			if (mediator_start(vm, &meds[nmeds],
+			    &cfg->devices[nmeds]) < 0)
+				break;
+		if (nmeds < cfg->ndevices) {
+			mediator_stop(&meds[nmeds]);
+			while (nmeds-- > 0)
+				mediator_stop(&meds[nmeds]);
+			status = boots ? VMS_ERROR : VMS_SETUP;
+			break;
+		}
 		boots++;
 		vm->sig_fd = sig_fd;
 		reason = vm_run(vm);
+		while (nmeds-- > 0)
+			mediator_stop(&meds[nmeds]);
 		if (reason == VM_EXIT_STOPPED && vm->stop_signal)
 			log_warnx("stopped by %s", strsignal(vm->stop_signal));
 		else if (reason == VM_EXIT_STOPPED)
@@ -62,6 +84,7 @@ vm_process_main(const struct vm_cfg *cfg)
 		break;
 	}
 	vm_destroy(vm);
+	free(meds);
 	console_close(&con);
 	close(sig_fd);
 	return status;

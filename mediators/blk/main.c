@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cupule-blk: the virtio-blk mediator.  One process per disk: it gets
+ * its image as an open fd, maps its VM's RAM, serves BAR0 of its PCI
+ * function from the ring, takes requests from its queue when the guest
+ * kicks the queue's ioeventfd, runs them on the I/O engine and raises
+ * the queue's MSI-X vector through an irqfd.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "blk.h"
+#include "runtime.h"
+#include "virtio_pci.h"
+
+#define BLK_CLASS	0x018000	/* mass storage, other */
+
+struct blkdev {
+	struct med *m;
+	int disk_fd;
+	uint64_t start, sectors;
+	bool readonly;
+	char serial[BLK_ID_BYTES + 1];
+	struct blk_backend b;
+	struct virtio_dev_ops ops;
+	struct virtio_dev vdev;
+	struct virtio_state *s;
+	struct blk_inflight *inflight;
+	struct blk_engine *eng;
+	int notify_fd;
+	int nirq;
+	int irq_fd[VIRTIO_MSIX_MAX];
+	int intx_fd;
+	struct event *ev_notify;
+	struct event *ev_done;
+};
+
+static void
+blk_fire(void *opaque, uint16_t vector)
+{
+	struct blkdev *d = opaque;
+	uint64_t one = 1;
+	int fd = vector == VIRTIO_INTX_VECTOR ? d->intx_fd :
+	    vector < d->nirq ? d->irq_fd[vector] : -1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+		med_log(d->m, "irqfd: %s", strerror(errno));
+}
+
+/* Returns finished requests to the guest, then one interrupt. */
+static void
+blk_complete(struct blkdev *d)
+{
+	struct blk_done done[32];
+	int n, pushed = 0;
+
+	while ((n = blk_engine_reap(d->eng, done, 32)) > 0) {
+		for (int i = 0; i < n; i++) {
+			struct vq_state *q = &d->s->vq[0];
+
+			blk_inflight_done(d->inflight, done[i].head,
+			    q->used_idx);
+			virtio_queue_push(d->s, &d->vdev, &d->m->mem, 0,
+			    done[i].head, done[i].written);
+			blk_inflight_remove(d->inflight, done[i].head);
+			pushed++;
+		}
+	}
+	if (pushed)
+		virtio_queue_interrupt(d->s, &d->vdev, &d->m->mem, 0);
+}
+
+/* Takes every available request the engine has room for. */
+static void
+blk_process(struct blkdev *d)
+{
+	static struct vq_chain c;	/* large: not on the stack */
+	static struct blk_req r;
+	struct blk_done done;
+	int submitted = 0, sync = 0, ret;
+
+	if (d->b.negotiated != d->s->driver_features)
+		blk_negotiated(&d->b, d->s->driver_features);
+	while (blk_engine_pending(d->eng) < BLK_QUEUE_SIZE &&
+	    virtio_queue_pop(d->s, &d->vdev, &d->m->mem, 0, &c) == 1) {
+		if (blk_inflight_add(d->inflight, c.head) < 0) {
+			VIRTIO_VIOLATION(d->s, &d->vdev, "head %u is already "
+			    "in flight", c.head);
+			return;
+		}
+		if (blk_parse(&d->b, &c, &r) < 0) {
+			VIRTIO_VIOLATION(d->s, &d->vdev, "request %u: %s",
+			    c.head, r.why ? r.why : "malformed");
+			return;
+		}
+		if (r.op == BLK_OP_NONE) {
+			/* Answered already (refused, or GET_ID). */
+			blk_exec(&d->b, &r, &done);
+			blk_inflight_done(d->inflight, done.head,
+			    d->s->vq[0].used_idx);
+			virtio_queue_push(d->s, &d->vdev, &d->m->mem, 0,
+			    done.head, done.written);
+			blk_inflight_remove(d->inflight, done.head);
+			sync++;
+			continue;
+		}
+		ret = blk_engine_submit(d->eng, &r);
+		if (ret < 0) {
+			med_log(d->m, "engine: %s", strerror(-ret));
+			break;
+		}
+		submitted++;
+	}
+	if (submitted)
+		blk_engine_kick(d->eng);
+	if (sync)
+		virtio_queue_interrupt(d->s, &d->vdev, &d->m->mem, 0);
+}
+
+static void
+on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	blk_process(arg);
+}
+
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct blkdev *d = arg;
+
+	(void)fd;
+	(void)what;
+	blk_complete(d);
+	/* Room in the engine again: take what waited for it. */
+	blk_process(d);
+}
+
+static void
+blk_queue_notify(const struct virtio_dev *vd, struct virtio_state *s,
+    uint16_t q)
+{
+	(void)s;
+	(void)q;
+	blk_process(vd->opaque);
+}
+
+static void
+blk_reset(const struct virtio_dev *vd, struct virtio_state *s)
+{
+	struct blkdev *d = vd->opaque;
+
+	(void)s;
+	/* No request may touch guest memory once the driver reset us. */
+	blk_engine_drain(d->eng);
+	blk_inflight_init(d->inflight);
+	d->b.negotiated = 0;
+}
+
+static int
+blk_arg(struct med *m, void *dev, const char *arg)
+{
+	struct blkdev *d = dev;
+
+	(void)m;
+	if (strncmp(arg, "--disk-fd=", 10) == 0)
+		d->disk_fd = atoi(arg + 10);
+	else if (strncmp(arg, "--start=", 8) == 0)
+		d->start = strtoull(arg + 8, NULL, 10);
+	else if (strncmp(arg, "--sectors=", 10) == 0)
+		d->sectors = strtoull(arg + 10, NULL, 10);
+	else if (strncmp(arg, "--serial=", 9) == 0)
+		snprintf(d->serial, sizeof(d->serial), "%s", arg + 9);
+	else if (strcmp(arg, "--readonly") == 0)
+		d->readonly = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* One eventfd handed to the VM process with a request. */
+static int
+blk_eventfd_call(struct blkdev *d, uint32_t type, const void *p, size_t len,
+    int *fd_out)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = med_call(d->m, type, p, len, &fd, 1);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* Describes the PCI function and asks for the notify and irq eventfds. */
+static int
+blk_declare(struct blkdev *d)
+{
+	struct virtio_pci_config tpl;
+	struct ctl_device dev = { .fwd_start = 0, .msix_bar = 2,
+	    .layout = CTL_LAYOUT_VIRTIO };
+	struct ctl_ioeventfd io = { .index = 0, .offset = VIRTIO_NOTIFY_OFF };
+	int ret;
+
+	if ((ret = virtio_pci_config_template(&d->ops, BLK_CLASS,
+	    VIRTIO_PCI_VENDOR, VIRTIO_ID_BLOCK, &tpl)) < 0)
+		return ret;
+	memcpy(dev.config, tpl.cfg, sizeof(dev.config));
+	memcpy(dev.wmask, tpl.wmask, sizeof(dev.wmask));
+	dev.msix_cap = tpl.msix_cap;
+	for (int i = 0; i < 6; i++) {
+		if (tpl.bar[i].size == 0)
+			continue;
+		dev.bar[i].type = tpl.bar[i].mem64 ? CTL_BAR_MEM64 :
+		    CTL_BAR_MEM32;
+		dev.bar[i].size = tpl.bar[i].size;
+	}
+	if ((ret = med_call(d->m, CTL_DEVICE, &dev, sizeof(dev), NULL, 0)) < 0)
+		return ret;
+	if ((ret = blk_eventfd_call(d, CTL_IOEVENTFD, &io, sizeof(io),
+	    &d->notify_fd)) < 0)
+		return ret;
+	d->nirq = d->s->msix_vectors;
+	for (int v = 0; v < d->nirq; v++) {
+		struct ctl_irqfd irq = { .kind = CTL_IRQ_MSIX,
+		    .vector = (uint32_t)v };
+
+		if ((ret = blk_eventfd_call(d, CTL_IRQFD, &irq, sizeof(irq),
+		    &d->irq_fd[v])) < 0)
+			return ret;
+	}
+	/* XXX INTx is edge-like without a resample fd; guests use MSI-X. */
+	{
+		struct ctl_irqfd irq = { .kind = CTL_IRQ_INTX, .vector = 0 };
+
+		return blk_eventfd_call(d, CTL_IRQFD, &irq, sizeof(irq),
+		    &d->intx_fd);
+	}
+}
+
+static int
+blk_start(struct med *m, void *dev)
+{
+	struct blkdev *d = dev;
+	struct virtio_blk_config cfg;
+	int ret;
+
+	d->m = m;
+	if ((ret = blk_backend_init(&d->b, d->disk_fd, d->start, d->sectors,
+	    d->readonly, d->serial)) < 0)
+		return ret;
+	d->ops = (struct virtio_dev_ops){
+		.name = "virtio-blk", .device_id = VIRTIO_ID_BLOCK,
+		.features = blk_features(&d->b), .num_queues = 1,
+		.max_queue_size = BLK_QUEUE_SIZE,
+		.config_len = sizeof(struct virtio_blk_config),
+		.reset = blk_reset, .queue_notify = blk_queue_notify,
+	};
+	d->vdev = (struct virtio_dev){ .ops = &d->ops, .opaque = d,
+	    .fire = blk_fire, .fire_opaque = d };
+	if (m->state_size < sizeof(struct virtio_state))
+		return -ENOSPC;
+	d->s = m->state;
+	d->inflight = (struct blk_inflight *)(void *)d->s->device;
+	if ((ret = blk_engine_new(&d->eng, &d->b, BLK_QUEUE_SIZE,
+	    BLK_ENGINE_AUTO)) < 0)
+		return ret;
+	if (d->s->magic == 0) {
+		/* A new device: power-on state. */
+		if ((ret = virtio_state_init(d->s, &d->vdev)) < 0)
+			return ret;
+		blk_config(&d->b, &cfg);
+		memcpy(d->s->config, &cfg, sizeof(cfg));
+		blk_inflight_init(d->inflight);
+	} else {
+		/* A takeover: the guest's view is all in the state. */
+		if ((ret = virtio_state_check(d->s, &d->vdev)) < 0 ||
+		    (ret = blk_inflight_check(d->inflight)) < 0)
+			return ret;
+		m->takeover = true;
+		blk_negotiated(&d->b, d->s->driver_features);
+		/*
+		 * XXX requests the previous process took but did not finish
+		 * are not resubmitted yet: the device asks for a reset.
+		 */
+		for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++)
+			if (d->inflight->e[i].state != BLK_INFLIGHT_FREE) {
+				VIRTIO_VIOLATION(d->s, &d->vdev, "takeover with "
+				    "requests in flight");
+				blk_inflight_init(d->inflight);
+				break;
+			}
+		med_log(m, "took the device over (%u resets so far)",
+		    d->s->reset_count);
+	}
+	if ((ret = blk_declare(d)) < 0)
+		return ret;
+	d->ev_notify = event_new(m->base, d->notify_fd, EV_READ | EV_PERSIST,
+	    on_notify, d);
+	d->ev_done = event_new(m->base, blk_engine_fd(d->eng),
+	    EV_READ | EV_PERSIST, on_done, d);
+	event_add(d->ev_notify, NULL);
+	event_add(d->ev_done, NULL);
+	return 0;
+}
+
+static void
+blk_ioreq(struct med *m, void *dev, unsigned slot, const struct ioreq *req,
+    uint64_t *val)
+{
+	struct blkdev *d = dev;
+
+	(void)m;
+	*val = ~0ULL;
+	if (req->type != IOREQ_MMIO || req->index != 0)
+		return;		/* only BAR0 is ours */
+	if (req->dir == IOREQ_READ)
+		virtio_pci_read(d->s, &d->vdev, req->addr, req->size, slot,
+		    req->seq, val);
+	else
+		virtio_pci_write(d->s, &d->vdev, req->addr, req->size, slot,
+		    req->seq, req->data);
+}
+
+static void
+blk_stop(struct med *m, void *dev)
+{
+	struct blkdev *d = dev;
+
+	(void)m;
+	/* Finish what is in flight so no completion is lost. */
+	while (blk_engine_pending(d->eng) > 0) {
+		blk_engine_wait(d->eng);
+		blk_complete(d);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct med_ops ops = {
+		.arg = blk_arg, .start = blk_start, .ioreq = blk_ioreq,
+		.stop = blk_stop,
+	};
+	static struct blkdev d = { .disk_fd = -1, .notify_fd = -1,
+	    .intx_fd = -1 };
+
+	return med_main(argc, argv, &ops, &d);
+}

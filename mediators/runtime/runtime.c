@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "runtime.h"
+
+void
+med_log(const struct med *m, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "cupule: %s: %s\r\n", m->name[0] ? m->name :
+	    "mediator", msg);
+}
+
+void
+med_exit(struct med *m, int status)
+{
+	m->status = status;
+	event_base_loopbreak(m->base);
+}
+
+/* Receives one message, closing it and failing on anything unexpected. */
+static int
+med_recv(struct med *m, struct ctl_msg *msg, uint32_t type)
+{
+	int ret = ctl_recv(m->ctl, msg);
+
+	if (ret < 0)
+		return ret;
+	if (msg->hdr.type != type) {
+		med_log(m, "expected %s, got %s", ctl_type_name(type),
+		    ctl_type_name(msg->hdr.type));
+		ctl_msg_close(msg);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int
+med_call(struct med *m, uint32_t type, const void *payload, size_t len,
+    const int *fds, unsigned nfds)
+{
+	uint32_t id = m->next_id++;
+	struct ctl_result res;
+	struct ctl_msg msg;
+	int ret;
+
+	if ((ret = ctl_send(m->ctl, type, id, payload, len, fds, nfds)) < 0)
+		return ret;
+	/*
+	 * The VM process answers requests in order and sends nothing else
+	 * unasked but SHUTDOWN, which cannot come before our RESULT.
+	 */
+	if ((ret = med_recv(m, &msg, CTL_RESULT)) < 0)
+		return ret;
+	ret = ctl_get_result(&msg, &res);
+	ctl_msg_close(&msg);
+	if (ret < 0)
+		return ret;
+	if (msg.hdr.id != id)
+		return -EPROTO;
+	return res.error;
+}
+
+static int
+med_map_memory(struct med *m, struct ctl_msg *msg, const struct ctl_attach *a)
+{
+	for (uint32_t i = 0; i < a->nregions; i++) {
+		const struct ctl_mem_region *r = &a->region[i];
+		void *p = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, msg->fds[r->fd_index], (off_t)r->offset);
+
+		if (p == MAP_FAILED)
+			return -errno;
+		m->mem.r[i] = (struct gmem_region){ r->gpa, r->size, p };
+		m->mem.n = (int)i + 1;
+	}
+	return 0;
+}
+
+/* HELLO both ways, then ATTACH, ATTACH_STATE and ATTACH_SLOTS. */
+static int
+med_attach(struct med *m)
+{
+	struct ctl_hello hello = { .version = CTL_VERSION,
+	    .role = CTL_ROLE_MEDIATOR, .ring_version = IOREQ_VERSION };
+	int done[IOREQ_MAX_SLOTS], kick, memfd, sfd;
+	struct ctl_attach_slots sl;
+	struct ctl_attach_state st;
+	struct ctl_attach at;
+	struct ctl_msg msg;
+	unsigned ndone = 0;
+	char why[128];
+	int ret;
+
+	snprintf(hello.name, sizeof(hello.name), "%.31s", m->name);
+	if ((ret = ctl_send(m->ctl, CTL_HELLO, m->next_id++, &hello,
+	    sizeof(hello), NULL, 0)) < 0)
+		return ret;
+	if ((ret = med_recv(m, &msg, CTL_HELLO)) < 0)
+		return ret;
+	ret = ctl_get_hello(&msg, &hello);
+	ctl_msg_close(&msg);
+	if (ret < 0 || hello.version != CTL_VERSION ||
+	    hello.ring_version != IOREQ_VERSION) {
+		med_log(m, "the VM process speaks another protocol");
+		return -EPROTO;
+	}
+
+	if ((ret = med_recv(m, &msg, CTL_ATTACH)) < 0)
+		return ret;
+	if ((ret = ctl_get_attach(&msg, &at)) == 0)
+		ret = med_map_memory(m, &msg, &at);
+	memfd = ctl_take_fd(&msg, 0);
+	kick = ctl_take_fd(&msg, 1);
+	ctl_msg_close(&msg);	/* the memory stays mapped */
+	if (ret < 0)
+		return ret;
+
+	if ((ret = med_recv(m, &msg, CTL_ATTACH_STATE)) < 0)
+		return ret;
+	ret = ctl_get_attach_state(&msg, &st);
+	sfd = ctl_take_fd(&msg, 0);
+	ctl_msg_close(&msg);
+	if (ret < 0)
+		return ret;
+	m->state = mmap(NULL, st.size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd,
+	    0);
+	close(sfd);
+	if (m->state == MAP_FAILED)
+		return -errno;
+	m->state_size = st.size;
+
+	while (ndone < at.nslots) {
+		if ((ret = med_recv(m, &msg, CTL_ATTACH_SLOTS)) < 0)
+			return ret;
+		ret = ctl_get_attach_slots(&msg, &sl);
+		if (ret == 0 && sl.first != ndone)
+			ret = -EPROTO;
+		for (unsigned i = 0; ret == 0 && i < sl.count; i++)
+			done[ndone++] = ctl_take_fd(&msg, i);
+		ctl_msg_close(&msg);
+		if (ret < 0)
+			return ret;
+	}
+	ret = ioreq_ring_attach(&m->ring, memfd, kick, done, ndone, why,
+	    sizeof(why));
+	if (ret < 0)
+		med_log(m, "cannot attach the ring: %s", why);
+	return ret;
+}
+
+/* Takes and serves every pending request.  Called from the loop. */
+static void
+med_serve(struct med *m, const struct med_ops *ops, void *dev)
+{
+	struct ioreq req;
+	unsigned slot;
+
+	do {
+		while (ioreq_take(&m->ring, &slot, &req) == 0) {
+			uint64_t val = 0;
+
+			ops->ioreq(m, dev, slot, &req, &val);
+			ioreq_complete(&m->ring, slot, val);
+		}
+		/* Sleep only once a later submit is sure to kick us. */
+	} while (ioreq_arm(&m->ring) == -EAGAIN);
+}
+
+struct med_loop_ctx {
+	struct med *m;
+	const struct med_ops *ops;
+	void *dev;
+};
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct med_loop_ctx *c = arg;
+
+	(void)fd;
+	(void)what;
+	ioreq_disarm(&c->m->ring);
+	med_serve(c->m, c->ops, c->dev);
+}
+
+static void
+on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct med_loop_ctx *c = arg;
+	struct ctl_msg msg;
+	int ret;
+
+	(void)fd;
+	(void)what;
+	ret = ctl_recv(c->m->ctl, &msg);
+	if (ret == -EAGAIN)
+		return;
+	if (ret < 0 || msg.hdr.type == CTL_SHUTDOWN) {
+		if (ret == 0)
+			ctl_msg_close(&msg);
+		if (c->ops->stop != NULL)
+			c->ops->stop(c->m, c->dev);
+		med_exit(c->m, 0);
+		return;
+	}
+	med_log(c->m, "unexpected %s message", ctl_type_name(msg.hdr.type));
+	ctl_msg_close(&msg);
+}
+
+int
+med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
+{
+	struct med m = { .ctl = -1 };
+	struct med_loop_ctx c = { &m, ops, dev };
+	struct ctl_ready rd = { 0 };
+	struct ioreq_stats st;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--ctl-fd=", 9) == 0)
+			m.ctl = atoi(argv[i] + 9);
+		else if (strncmp(argv[i], "--name=", 7) == 0)
+			snprintf(m.name, sizeof(m.name), "%s", argv[i] + 7);
+		else if (ops->arg == NULL || ops->arg(&m, dev, argv[i]) < 0) {
+			med_log(&m, "bad argument '%s'", argv[i]);
+			return 2;
+		}
+	}
+	{
+		char prefix[80];
+
+		snprintf(prefix, sizeof(prefix), "cupule: %s", m.name);
+		log_set_prefix(prefix);
+	}
+	if (m.ctl < 0) {
+		med_log(&m, "no --ctl-fd: this program is started by cupule");
+		return 2;
+	}
+	if ((ret = med_attach(&m)) < 0) {
+		med_log(&m, "attach failed: %s", strerror(-ret));
+		return 1;
+	}
+	/* The device registers its own events (ioeventfds, I/O) in start. */
+	m.base = event_base_new();
+	if (m.base == NULL)
+		return 1;
+	if ((ret = ops->start(&m, dev)) < 0) {
+		med_log(&m, "device start failed: %s", strerror(-ret));
+		return 1;
+	}
+	m.ev_kick = event_new(m.base, m.ring.kick_fd, EV_READ | EV_PERSIST,
+	    on_kick, &c);
+	m.ev_ctl = event_new(m.base, m.ctl, EV_READ | EV_PERSIST, on_ctl, &c);
+	event_add(m.ev_kick, NULL);
+	event_add(m.ev_ctl, NULL);
+	ioreq_ring_stats(&m.ring, &st);
+	rd.generation = st.generation;
+	rd.recovered = st.recoveries;
+	if ((ret = ctl_send(m.ctl, CTL_READY, m.next_id++, &rd, sizeof(rd),
+	    NULL, 0)) < 0) {
+		med_log(&m, "READY: %s", strerror(-ret));
+		return 1;
+	}
+	m.ready = true;
+	/* Requests may have waited for us (a takeover): serve them now. */
+	med_serve(&m, ops, dev);
+	event_base_dispatch(m.base);
+	event_free(m.ev_kick);
+	event_free(m.ev_ctl);
+	event_base_free(m.base);
+	ioreq_ring_close(&m.ring);
+	return m.status;
+}

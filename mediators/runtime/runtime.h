@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The mediator runtime: everything a device mediator process does that
+ * is not its device.  It takes the control channel from the fd number on
+ * its command line, says HELLO, receives its ring, guest memory and
+ * device-state area, lets the device describe its PCI function and ask
+ * for ioeventfds and irqfds, says READY, and then runs one libevent
+ * loop that serves the ring.  A mediator is one call:
+ *
+ *	return med_main(argc, argv, &my_device_ops, &my_device);
+ *
+ * The device-state area outlives the process: a mediator started on an
+ * area that already holds state takes the device over (med.takeover).
+ */
+#ifndef CUPULE_RUNTIME_H
+#define CUPULE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "ctl.h"
+#include "gmem.h"
+#include "ring.h"
+
+struct med;
+
+struct med_ops {
+	/*
+	 * Parses the device's own "--key=value" argument (the runtime's
+	 * are handled already).  Returns 0, or -EINVAL for an unknown or
+	 * bad one.
+	 */
+	int (*arg)(struct med *m, void *dev, const char *arg);
+	/*
+	 * Sets the device up on the attached ring, memory and state:
+	 * describe the PCI function (med_declare_device) and ask for
+	 * ioeventfds and irqfds.  Returns 0 or -errno.
+	 */
+	int (*start)(struct med *m, void *dev);
+	/*
+	 * One ring request.  A read stores its value in *val.  req->flags
+	 * says whether it is a replay (IOREQ_F_REPLAY).
+	 */
+	void (*ioreq)(struct med *m, void *dev, unsigned slot,
+	    const struct ioreq *req, uint64_t *val);
+	/* The VM process asked us to stop.  May be NULL. */
+	void (*stop)(struct med *m, void *dev);
+};
+
+struct med {
+	char name[64];			/* "vm/device", for logs */
+	int ctl;
+	struct ioreq_ring ring;
+	struct gmem mem;
+	void *state;			/* the device-state area */
+	size_t state_size;
+	bool takeover;			/* the area held a previous state */
+	struct event_base *base;
+	struct event *ev_kick;
+	struct event *ev_ctl;
+	uint32_t next_id;
+	bool ready;
+	int status;			/* exit status of med_main */
+};
+
+/*
+ * Runs a mediator: set-up through the control channel, then the event
+ * loop until SHUTDOWN or the channel closes.  Returns the process exit
+ * status.
+ */
+int med_main(int argc, char **argv, const struct med_ops *ops, void *dev);
+
+/*
+ * Sends one request to the VM process and waits for its RESULT.
+ * Returns the result (0 or -errno), or the -errno of the channel.
+ */
+int med_call(struct med *m, uint32_t type, const void *payload, size_t len,
+    const int *fds, unsigned nfds);
+
+/* Logs a line prefixed with the mediator's name. */
+void med_log(const struct med *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Stops the event loop; med_main returns status. */
+void med_exit(struct med *m, int status);
+
+#endif
