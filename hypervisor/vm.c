@@ -438,12 +438,19 @@ vm_create(const struct vm_opts *o, struct vm **out)
 	return vm_setup_acpi(vm);
 }
 
-/* Maps a whole file read-only.  Returns 0 or -errno, reason logged. */
+/*
+ * Reads a whole file into memory.  read(), not mmap(): a file that
+ * changes under a private mapping, or one on a network filesystem
+ * (the test host's 9p share), can give pages that are not the file's.
+ * Returns 0 or -errno, reason logged.
+ */
 static int
-map_file(const char *what, const char *path, void **p, size_t *len)
+read_file(const char *what, const char *path, void **p, size_t *len)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	uint8_t *buf;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		log_warn("%s '%s'", what, path);
@@ -457,12 +464,30 @@ map_file(const char *what, const char *path, void **p, size_t *len)
 		return -EINVAL;
 	}
 	*len = (size_t)st.st_size;
-	*p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (*p == MAP_FAILED) {
-		log_warn("%s '%s': mmap", what, path);
-		return -errno;
+	buf = malloc(*len);
+	if (buf == NULL) {
+		close(fd);
+		return -ENOMEM;
 	}
+	while (got < *len) {
+		ssize_t n = pread(fd, buf + got, *len - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				log_warnx("%s '%s': shrank while being read", what,
+				    path);
+			else
+				log_warn("%s '%s'", what, path);
+			free(buf);
+			close(fd);
+			return n == 0 ? -EIO : -errno;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*p = buf;
 	return 0;
 }
 
@@ -514,9 +539,9 @@ vm_load_linux(struct vm *vm, const char *kernel, const char *initrd,
 	char err[256];
 	int ret;
 
-	if ((ret = map_file("kernel", kernel, &k, &klen)) < 0)
+	if ((ret = read_file("kernel", kernel, &k, &klen)) < 0)
 		return ret;
-	if (initrd != NULL && (ret = map_file("initrd", initrd, &i, &ilen)) < 0)
+	if (initrd != NULL && (ret = read_file("initrd", initrd, &i, &ilen)) < 0)
 		goto out;
 	ret = boot_load_linux(&vm->mem, k, klen, i, ilen, cmdline,
 	    GUEST_ACPI_START, &bi, err, sizeof(err));
@@ -531,10 +556,8 @@ vm_load_linux(struct vm *vm, const char *kernel, const char *initrd,
 	if ((ret = vcpu_set_long_mode(&vm->vcpus[0], &bi)) < 0)
 		log_warnx("boot vCPU registers: %s", strerror(-ret));
 out:
-	if (k != NULL)
-		munmap(k, klen);
-	if (i != NULL)
-		munmap(i, ilen);
+	free(k);
+	free(i);
 	return ret;
 }
 
@@ -604,7 +627,8 @@ vcpu_handle_exit(struct vcpu *c)
 		/* The in-kernel local APIC handles HLT; a stray one waits. */
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		log_info("vcpu %d: triple fault, resetting", c->id);
+		/* Worth a line: an early one usually means a broken kernel. */
+		log_warnx("vcpu %d: triple fault, resetting", c->id);
 		vm_request_stop(vm, VM_EXIT_REBOOT);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
