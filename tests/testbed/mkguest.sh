@@ -20,7 +20,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$repo/.cache/guest.cpio.gz
 busybox=/bin/busybox
 
-if ! "$busybox" --list 2>/dev/null | grep -qx cttyhack; then
+# Not "grep -q": with pipefail, busybox may die of SIGPIPE when grep quits early.
+if ! "$busybox" --list 2>/dev/null | grep -x cttyhack >/dev/null; then
 	echo "mkguest: $busybox is missing or lacks cttyhack (install busybox-static)" >&2
 	exit 1
 fi

@@ -86,6 +86,13 @@ fi
 "$here/mkhost.sh" >/dev/null
 state=$repo/.cache/testhost
 mkdir -p "$state"
+# One emulated test host at a time: two would share the CPUs and make
+# each other's timeouts fire.  Later runs wait here for their turn.
+exec 9>"$state/lock"
+if ! flock -n 9; then
+	echo "run-in-host: another test host is running, waiting for it" >&2
+	flock 9
+fi
 job=$(mktemp -d "$state/job.XXXXXX")
 log=$state/$name.log
 qemu_done=false
