@@ -52,7 +52,7 @@ run_cupule() {
 
 # marker DIR NAME: the value of "CUPULE-GUEST: NAME=..." on the console.
 marker() {
-	sed -n "s/^.*CUPULE-GUEST: $2=//p" "$1/console.txt" | head -n 1
+	sed -n "/CUPULE-GUEST: $2=/{s/^.*CUPULE-GUEST: $2=//p;q}" "$1/console.txt"
 }
 
 guest_booted() {

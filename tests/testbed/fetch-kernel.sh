@@ -16,7 +16,7 @@ dir=$repo/.cache/kernel
 
 resolve() {
 	apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ && !n++ { print $2 }'
 }
 
 pkg=$(resolve)

@@ -85,6 +85,11 @@ chroot_mount -t proc proc $r/proc
 chroot_mount -t sysfs sysfs $r/sys
 chroot_mount -t devtmpfs devtmpfs $r/dev
 mkdir -p $r/dev/pts $r/dev/shm
+# What udev would add: bash's <(...) needs /dev/fd.
+ln -sf /proc/self/fd $r/dev/fd
+ln -sf /proc/self/fd/0 $r/dev/stdin
+ln -sf /proc/self/fd/1 $r/dev/stdout
+ln -sf /proc/self/fd/2 $r/dev/stderr
 chroot_mount -t devpts devpts $r/dev/pts
 chroot_mount -t tmpfs tmpfs $r/dev/shm
 chroot_mount -t tmpfs tmpfs $r/tmp
