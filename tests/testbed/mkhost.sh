@@ -92,8 +92,23 @@ ln -sf /proc/self/fd/1 $r/dev/stdout
 ln -sf /proc/self/fd/2 $r/dev/stderr
 chroot_mount -t devpts devpts $r/dev/pts
 chroot_mount -t tmpfs tmpfs $r/dev/shm
+# A repository that lives under /tmp or /run (a CI clone, say) must stay
+# visible under the fresh tmpfs: keep a bind of it from before.
+repo=${path%/.cache/testhost/*}
+kept=
+case $repo in
+/tmp/* | /run/*)
+	mkdir -p /keep
+	mount --bind "$r$repo" /keep || fail "keep $repo"
+	kept=1
+	;;
+esac
 chroot_mount -t tmpfs tmpfs $r/tmp
 chroot_mount -t tmpfs tmpfs $r/run
+if [ -n "$kept" ]; then
+	mkdir -p "$r$repo"
+	mount --bind /keep "$r$repo" || fail "show $repo"
+fi
 mkdir -p "$r$path" 2>/dev/null
 mount --bind /job "$r$path" || fail "mount the job folder at $path"
 
