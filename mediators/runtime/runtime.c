@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,21 @@ on_ctl(evutil_socket_t fd, short what, void *arg)
 	ctl_msg_close(&msg);
 }
 
+static void
+on_dump(evutil_socket_t sig, short what, void *arg)
+{
+	struct med_loop_ctx *c = arg;
+	struct ioreq_stats st;
+
+	(void)sig;
+	(void)what;
+	ioreq_ring_stats(&c->m->ring, &st);
+	med_log(c->m, "ring: generation %u recoveries %u bad %llu",
+	    st.generation, st.recoveries, (unsigned long long)st.bad);
+	if (c->ops->dump != NULL)
+		c->ops->dump(c->m, c->dev);
+}
+
 int
 med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 {
@@ -264,8 +280,10 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	m.ev_kick = event_new(m.base, m.ring.kick_fd, EV_READ | EV_PERSIST,
 	    on_kick, &c);
 	m.ev_ctl = event_new(m.base, m.ctl, EV_READ | EV_PERSIST, on_ctl, &c);
+	m.ev_dump = evsignal_new(m.base, SIGUSR2, on_dump, &c);
 	event_add(m.ev_kick, NULL);
 	event_add(m.ev_ctl, NULL);
+	event_add(m.ev_dump, NULL);
 	ioreq_ring_stats(&m.ring, &st);
 	rd.generation = st.generation;
 	rd.recovered = st.recoveries;
@@ -280,6 +298,7 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	event_base_dispatch(m.base);
 	event_free(m.ev_kick);
 	event_free(m.ev_ctl);
+	event_free(m.ev_dump);
 	event_base_free(m.base);
 	ioreq_ring_close(&m.ring);
 	return m.status;

@@ -48,6 +48,11 @@ struct med_ops {
 	    const struct ioreq *req, uint64_t *val);
 	/* The VM process asked us to stop.  May be NULL. */
 	void (*stop)(struct med *m, void *dev);
+	/*
+	 * Logs one line on the device's state (SIGUSR2, for a stuck
+	 * guest).  May be NULL.
+	 */
+	void (*dump)(struct med *m, void *dev);
 };
 
 struct med {
@@ -61,6 +66,7 @@ struct med {
 	struct event_base *base;
 	struct event *ev_kick;
 	struct event *ev_ctl;
+	struct event *ev_dump;
 	uint32_t next_id;
 	bool ready;
 	int status;			/* exit status of med_main */
