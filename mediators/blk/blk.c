@@ -98,7 +98,8 @@ uint64_t
 blk_features(const struct blk_backend *b)
 {
 	uint64_t f = VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC |
-	    VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
+	    VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE |
+	    VIRTIO_BLK_F_FLUSH;
 
 	if (b->readonly)
 		f |= VIRTIO_BLK_F_RO;

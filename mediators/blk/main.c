@@ -35,7 +35,9 @@ struct blkdev {
 	int nirq;
 	int irq_fd[VIRTIO_MSIX_MAX];
 	int intx_fd;
+	int resample_fd;
 	struct event *ev_notify;
+	struct event *ev_resample;
 	struct event *ev_done;
 };
 
@@ -74,7 +76,14 @@ blk_complete(struct blkdev *d)
 		virtio_queue_interrupt(d->s, &d->vdev, &d->m->mem, 0);
 }
 
-/* Takes every available request the engine has room for. */
+/*
+ * Takes every available request the engine has room for.  When the
+ * ring is empty it is armed (virtio_queue_arm) and, if requests came
+ * while we drained, drained again: under EVENT_IDX the driver notifies
+ * once per arming, so returning with the ring not empty and not armed
+ * would wait forever.  With the engine full the loop stops without
+ * arming: on_done() calls us again when a request finishes.
+ */
 static void
 blk_process(struct blkdev *d)
 {
@@ -85,8 +94,13 @@ blk_process(struct blkdev *d)
 
 	if (d->b.negotiated != d->s->driver_features)
 		blk_negotiated(&d->b, d->s->driver_features);
-	while (blk_engine_pending(d->eng) < BLK_QUEUE_SIZE &&
-	    virtio_queue_pop(d->s, &d->vdev, &d->m->mem, 0, &c) == 1) {
+	while (blk_engine_pending(d->eng) < BLK_QUEUE_SIZE) {
+		ret = virtio_queue_pop(d->s, &d->vdev, &d->m->mem, 0, &c);
+		if (ret == 0 &&
+		    virtio_queue_arm(d->s, &d->vdev, &d->m->mem, 0))
+			continue;	/* published while we drained */
+		if (ret != 1)
+			break;		/* armed, unusable, or a violation */
 		if (blk_inflight_add(d->inflight, c.head) < 0) {
 			VIRTIO_VIOLATION(d->s, &d->vdev, "head %u is already "
 			    "in flight", c.head);
@@ -110,6 +124,7 @@ blk_process(struct blkdev *d)
 		}
 		ret = blk_engine_submit(d->eng, &r);
 		if (ret < 0) {
+			/* -EBUSY: full after all; on_done() comes back. */
 			med_log(d->m, "engine: %s", strerror(-ret));
 			break;
 		}
@@ -204,6 +219,50 @@ blk_eventfd_call(struct blkdev *d, uint32_t type, const void *p, size_t len,
 	return 0;
 }
 
+/*
+ * INTx, for guests without MSI-X: a level-triggered line through an
+ * irqfd with a resample eventfd, which KVM signals when the guest has
+ * acknowledged the interrupt; the line is raised again if the ISR still
+ * has a reason (virtio_intx_resample).
+ */
+static int
+blk_intx(struct blkdev *d)
+{
+	struct ctl_irqfd irq = { .kind = CTL_IRQ_INTX, .vector = 0,
+	    .flags = CTL_IRQFD_RESAMPLE };
+	int fds[2], ret;
+
+	fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fds[0] < 0 || fds[1] < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if ((ret = med_call(d->m, CTL_IRQFD, &irq, sizeof(irq), fds, 2)) < 0)
+		goto fail;
+	d->intx_fd = fds[0];
+	d->resample_fd = fds[1];
+	return 0;
+fail:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	return ret;
+}
+
+static void
+on_resample(evutil_socket_t fd, short what, void *arg)
+{
+	struct blkdev *d = arg;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	virtio_intx_resample(d->s, blk_fire, d);
+}
+
 /* Describes the PCI function and asks for the notify and irq eventfds. */
 static int
 blk_declare(struct blkdev *d)
@@ -241,13 +300,7 @@ blk_declare(struct blkdev *d)
 		    &d->irq_fd[v])) < 0)
 			return ret;
 	}
-	/* XXX INTx is edge-like without a resample fd; guests use MSI-X. */
-	{
-		struct ctl_irqfd irq = { .kind = CTL_IRQ_INTX, .vector = 0 };
-
-		return blk_eventfd_call(d, CTL_IRQFD, &irq, sizeof(irq),
-		    &d->intx_fd);
-	}
+	return blk_intx(d);
 }
 
 static int
@@ -311,8 +364,18 @@ blk_start(struct med *m, void *dev)
 	    on_notify, d);
 	d->ev_done = event_new(m->base, blk_engine_fd(d->eng),
 	    EV_READ | EV_PERSIST, on_done, d);
+	d->ev_resample = event_new(m->base, d->resample_fd,
+	    EV_READ | EV_PERSIST, on_resample, d);
 	event_add(d->ev_notify, NULL);
 	event_add(d->ev_done, NULL);
+	event_add(d->ev_resample, NULL);
+	/*
+	 * The new irqfds and ioeventfd are in place: what the dead process
+	 * may have left undone (an interrupt, a notification it never
+	 * read) is done again.
+	 */
+	if (m->takeover)
+		virtio_takeover(d->s, &d->vdev, &m->mem);
 	return 0;
 }
 
@@ -347,15 +410,29 @@ blk_stop(struct med *m, void *dev)
 	}
 }
 
+static void
+blk_dump(struct med *m, void *dev)
+{
+	struct blkdev *d = dev;
+	char line[1024];
+	unsigned n = 0;
+
+	virtio_describe(d->s, &m->mem, line, sizeof(line));
+	for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++)
+		n += d->inflight->e[i].state != BLK_INFLIGHT_FREE;
+	med_log(m, "%s; engine pending %u; in flight %u", line,
+	    blk_engine_pending(d->eng), n);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct med_ops ops = {
 		.arg = blk_arg, .start = blk_start, .ioreq = blk_ioreq,
-		.stop = blk_stop,
+		.stop = blk_stop, .dump = blk_dump,
 	};
 	static struct blkdev d = { .disk_fd = -1, .notify_fd = -1,
-	    .intx_fd = -1 };
+	    .intx_fd = -1, .resample_fd = -1 };
 
 	return med_main(argc, argv, &ops, &d);
 }

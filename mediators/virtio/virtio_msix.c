@@ -215,3 +215,14 @@ virtio_intx_pending(const struct virtio_state *s)
 {
 	return __atomic_load_n(&s->isr, __ATOMIC_SEQ_CST) != 0;
 }
+
+bool
+virtio_intx_resample(const struct virtio_state *s, virtio_fire_fn *fire,
+    void *opaque)
+{
+	if ((__atomic_load_n(&s->msix_ctrl, __ATOMIC_SEQ_CST) &
+	    VIRTIO_MSIX_ENABLE) || !virtio_intx_pending(s))
+		return false;
+	fire(opaque, VIRTIO_INTX_VECTOR);
+	return true;
+}

@@ -279,6 +279,9 @@ queue_write(struct virtio_state *s, const struct virtio_dev *d, int f,
 			return;
 		q->last_avail = 0;
 		q->used_idx = 0;
+		/* No interrupt decided yet: the first one interrupts. */
+		q->signalled_used = 0;
+		q->flags = 0;
 		/* Publishes size and addresses to the queue threads. */
 		__atomic_store_n(&q->ready, 1, __ATOMIC_RELEASE);
 		return;

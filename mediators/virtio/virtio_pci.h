@@ -83,7 +83,7 @@
 
 /* Transport feature bits. */
 #define VIRTIO_F_INDIRECT_DESC	(1ull << 28)
-#define VIRTIO_F_EVENT_IDX	(1ull << 29)	/* not implemented: refused */
+#define VIRTIO_F_EVENT_IDX	(1ull << 29)	/* used_event / avail_event */
 #define VIRTIO_F_VERSION_1	(1ull << 32)	/* always offered */
 #define VIRTIO_F_RING_PACKED	(1ull << 34)	/* not implemented: refused */
 
@@ -252,7 +252,7 @@ int virtio_pci_config_template(const struct virtio_dev_ops *ops,
 /*
  * Initialises a new state for d's device type: the device as after a
  * reset, every MSI-X vector masked.  Returns 0, or -EINVAL for ops out
- * of the limits (or offering EVENT_IDX / RING_PACKED, not implemented).
+ * of the limits (or offering RING_PACKED, not implemented).
  */
 int virtio_state_init(struct virtio_state *s, const struct virtio_dev *d);
 
@@ -319,17 +319,54 @@ int virtio_queue_push(struct virtio_state *s, const struct virtio_dev *d,
 
 /*
  * After one or more pushes: raises queue qi's interrupt unless the
- * driver asked for none.  Returns what virtio_raise() returns, or
- * VIRTIO_RAISE_NONE.
+ * driver asked for none (avail->flags, or with EVENT_IDX used_event,
+ * see vq_want_interrupt()).  Call it once per batch of pushes, never
+ * skip it after a push: under EVENT_IDX the decision is about every
+ * entry published since the last one.  Returns what virtio_raise()
+ * returns, or VIRTIO_RAISE_NONE.
  */
 int virtio_queue_interrupt(struct virtio_state *s, const struct virtio_dev *d,
     const struct gmem *m, uint16_t qi);
+
+/*
+ * The device popped until virtio_queue_pop() returned 0 and is about to
+ * wait for queue qi's next notification.  With EVENT_IDX, asks the
+ * driver to notify for the next entry (vq_arm()), then looks again.
+ * Returns true when chains arrived meanwhile: the caller pops again and
+ * calls this again when the ring is empty; only after false may it
+ * wait, and the notification is then sure to come.  Returns false for a
+ * queue that is not usable, and after a violation (rings misaligned or
+ * outside guest memory, reported).  A device that stops popping for its
+ * own reasons (no room for more requests) does not call it, and must
+ * come back to the queue by itself when it has room: under EVENT_IDX no
+ * notification is due until it arms again.
+ */
+bool virtio_queue_arm(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m, uint16_t qi);
+
+/*
+ * A new process took s over (virtio_state_check() passed), its
+ * interrupts and notifications set up: forgets every interrupt decision
+ * the dead process recorded, then for every usable queue decides on an
+ * interrupt (which now says yes, unless NO_INTERRUPT without EVENT_IDX)
+ * and calls queue_notify, since an interrupt or a notification may
+ * have been lost while no process ran.
+ */
+void virtio_takeover(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m);
 
 /*
  * The device configuration changed: the next config read bumps
  * config_generation, and the configuration-change interrupt is raised.
  */
 void virtio_config_changed(struct virtio_state *s, const struct virtio_dev *d);
+
+/*
+ * One line describing s for a log: status, interrupts and, for every
+ * ready queue, our indexes beside the guest's (read from m).
+ */
+void virtio_describe(const struct virtio_state *s, const struct gmem *m,
+    char *buf, size_t len);
 
 /* What virtio_raise() did. */
 #define VIRTIO_RAISE_NONE	0	/* no vector: nothing to do */
@@ -382,5 +419,14 @@ void virtio_msix_control(struct virtio_state *s, uint16_t msgctl,
 
 /* VM process: true while the INTx line should be asserted (ISR != 0). */
 bool virtio_intx_pending(const struct virtio_state *s);
+
+/*
+ * The guest acknowledged the INTx line (KVM signalled the irqfd's
+ * resample eventfd, and deasserted the line): asserts it again while the
+ * ISR still holds a reason, so a level-triggered interrupt is never lost.
+ * Returns true when it fired.
+ */
+bool virtio_intx_resample(const struct virtio_state *s, virtio_fire_fn *fire,
+    void *opaque);
 
 #endif

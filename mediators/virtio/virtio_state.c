@@ -17,6 +17,12 @@
 
 /* The layout is an ABI between processes: pin it. */
 _Static_assert(sizeof(struct vq_state) == 40, "vq_state layout");
+_Static_assert(offsetof(struct vq_state, desc) == 8, "vq_state layout");
+_Static_assert(offsetof(struct vq_state, last_avail) == 32, "vq_state layout");
+_Static_assert(offsetof(struct vq_state, used_idx) == 34, "vq_state layout");
+_Static_assert(offsetof(struct vq_state, signalled_used) == 36,
+    "vq_state layout");
+_Static_assert(offsetof(struct vq_state, flags) == 38, "vq_state layout");
 _Static_assert(sizeof(struct virtio_msix_entry) == 16, "MSI-X entry");
 _Static_assert(offsetof(struct virtio_state, device_features) == 0x018, "");
 _Static_assert(offsetof(struct virtio_state, reset_count) == 0x020, "");
@@ -57,7 +63,15 @@ ops_ok(const struct virtio_dev_ops *o)
 	return o->num_queues >= 1 && o->num_queues <= VIRTIO_MAX_QUEUES &&
 	    pow2(o->max_queue_size) && o->max_queue_size <= VQ_MAX_SIZE &&
 	    o->config_len <= VIRTIO_CFG_MAX &&
-	    !(o->features & (VIRTIO_F_EVENT_IDX | VIRTIO_F_RING_PACKED));
+	    !(o->features & VIRTIO_F_RING_PACKED);
+}
+
+/* The driver accepted EVENT_IDX (features are frozen by DRIVER_OK). */
+static bool
+event_idx(const struct virtio_state *s)
+{
+	return (__atomic_load_n(&s->driver_features, __ATOMIC_RELAXED) &
+	    VIRTIO_F_EVENT_IDX) != 0;
 }
 
 /* Puts queue i as after a reset. */
@@ -216,9 +230,54 @@ virtio_queue_interrupt(struct virtio_state *s, const struct virtio_dev *d,
 {
 	struct vq_state *q = virtio_queue(s, d, qi);
 
-	if (q == NULL || !vq_want_interrupt(m, q))
+	if (q == NULL || !vq_want_interrupt(m, q, event_idx(s)))
 		return VIRTIO_RAISE_NONE;
 	return virtio_raise(s, q->msix_vector, d->fire, d->fire_opaque);
+}
+
+bool
+virtio_queue_arm(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m, uint16_t qi)
+{
+	struct vq_state *q = virtio_queue(s, d, qi);
+	int ret;
+
+	if (q == NULL)
+		return false;
+	ret = vq_arm(m, q, event_idx(s));
+	if (ret == -EPROTO) {
+		VIRTIO_VIOLATION(s, d, "queue %u: rings misaligned or outside "
+		    "guest memory", qi);
+		return false;
+	}
+	return ret == 1;
+}
+
+/*
+ * The dead process may have published used entries and died before
+ * raising their interrupt, or after recording a decision it did not
+ * carry out; and a notification sent while no process listened is
+ * gone, which under EVENT_IDX the driver does not repeat (it only
+ * notifies when it crosses avail_event, and it already did).  So every
+ * decision is forgotten, and every usable queue gets an interrupt
+ * decision (which then says yes, unless the driver without EVENT_IDX
+ * asked for none) and a notification, as if the driver had sent one.
+ * Both are harmless when nothing was lost.
+ */
+void
+virtio_takeover(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m)
+{
+	for (uint16_t i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		s->vq[i].flags &= (uint16_t)~VQ_SIGNALLED;
+	for (uint16_t i = 0; i < d->ops->num_queues; i++) {
+		if (virtio_queue(s, d, i) == NULL)
+			continue;
+		if (d->fire != NULL)
+			virtio_queue_interrupt(s, d, m, i);
+		if (d->ops->queue_notify != NULL)
+			d->ops->queue_notify(d, s, i);
+	}
 }
 
 void
@@ -227,4 +286,59 @@ virtio_config_changed(struct virtio_state *s, const struct virtio_dev *d)
 	__atomic_store_n(&s->config_changed, 1, __ATOMIC_RELEASE);
 	if (d->fire != NULL)
 		virtio_raise_config(s, d->fire, d->fire_opaque);
+}
+
+/* Appends to buf at *at, never past len. */
+static void
+put(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*at >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
+}
+
+void
+virtio_describe(const struct virtio_state *s, const struct gmem *m,
+    char *buf, size_t len)
+{
+	size_t at = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	put(buf, len, &at, "status %#x isr %#x needs_reset %u resets %u "
+	    "msix_ctrl %#x pba %#llx", __atomic_load_n(&s->status,
+	    __ATOMIC_RELAXED), __atomic_load_n(&s->isr, __ATOMIC_RELAXED),
+	    s->needs_reset, s->reset_count, __atomic_load_n(&s->msix_ctrl,
+	    __ATOMIC_RELAXED), (unsigned long long)__atomic_load_n(
+	    &s->msix_pba[0], __ATOMIC_RELAXED));
+	for (unsigned i = 0; i < s->num_queues && i < VIRTIO_MAX_QUEUES; i++) {
+		const struct vq_state *q = &s->vq[i];
+		const uint16_t *avail, *used;
+		unsigned v = q->msix_vector;
+
+		if (!q->ready)
+			continue;
+		put(buf, len, &at, "; q%u size %u last_avail %u used_idx %u "
+		    "vector %u", i, q->size, q->last_avail, q->used_idx, v);
+		if (v < VIRTIO_MSIX_MAX)
+			put(buf, len, &at, " (mask %u)", s->msix[v].ctrl & 1);
+		avail = gmem_ptr(m, q->avail, 4);
+		used = gmem_ptr(m, q->used, 4);
+		if (avail != NULL)
+			put(buf, len, &at, " avail.flags %#x avail.idx %u",
+			    __atomic_load_n(&avail[0], __ATOMIC_RELAXED),
+			    __atomic_load_n(&avail[1], __ATOMIC_RELAXED));
+		if (used != NULL)
+			put(buf, len, &at, " used.flags %#x used.idx %u",
+			    __atomic_load_n(&used[0], __ATOMIC_RELAXED),
+			    __atomic_load_n(&used[1], __ATOMIC_RELAXED));
+	}
 }

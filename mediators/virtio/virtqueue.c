@@ -11,7 +11,13 @@
  * Orderings (virtio 1.x split rings): avail->idx is loaded with
  * acquire before the ring entries it publishes; a used element is
  * stored before used->idx is release-stored; a full fence separates
- * that store from reading avail->flags for the interrupt decision.
+ * that store from reading avail->flags or used_event for the interrupt
+ * decision, and storing avail_event from reading avail->idx again
+ * before the device waits for a notification.  Each fence is half of a
+ * Dekker pair whose other half is the driver's (store its index or
+ * event, full barrier, load ours): of the two loads at least one sees
+ * the other side's store, so a notification or interrupt is never
+ * lost between them.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,6 +31,11 @@
 
 _Static_assert(sizeof(struct virtq_desc) == 16, "descriptor layout");
 _Static_assert(VQ_MAX_SEGS <= UINT16_MAX, "nseg is 16 bits");
+/* The event fields end their areas, so an area's range check has them. */
+_Static_assert(VIRTQ_USED_EVENT_OFF(VQ_MAX_SIZE) + 2 ==
+    VIRTQ_AVAIL_BYTES(VQ_MAX_SIZE), "used_event ends the available ring");
+_Static_assert(VIRTQ_AVAIL_EVENT_OFF(VQ_MAX_SIZE) + 2 ==
+    VIRTQ_USED_BYTES(VQ_MAX_SIZE), "avail_event ends the used ring");
 
 /*
  * One compiler barrier after a copy from guest memory: the compiler may
@@ -235,31 +246,103 @@ vq_push(const struct gmem *m, struct vq_state *q, uint16_t head,
 	__atomic_store_n(&used[slot + 1], written, __ATOMIC_RELAXED);
 	idx++;
 	q->used_idx = idx;
+	/*
+	 * 65536 pushes since the last interrupt decision bring used_idx
+	 * back to signalled_used, and [signalled_used, used_idx) would
+	 * look empty: forget the decision so that the next one interrupts.
+	 */
+	if (idx == q->signalled_used)
+		q->flags &= (uint16_t)~VQ_SIGNALLED;
 	/* The element must be visible before the index that publishes it. */
 	__atomic_store_n((uint16_t *)used + 1, idx, __ATOMIC_RELEASE);
 	return 0;
 }
 
 bool
-vq_want_interrupt(const struct gmem *m, const struct vq_state *q)
+vq_want_interrupt(const struct gmem *m, struct vq_state *q, bool event_idx)
 {
-	uint16_t size = q->size, flags;
+	uint16_t size = q->size, flags, event, new, old;
 	uint64_t avail_gpa = q->avail;
 	const uint16_t *avail;
+	bool valid;
 
 	if (!size_ok(size) || (avail_gpa & 1) != 0)
-		return true;
+		goto unsure;
 	avail = gmem_ptr(m, avail_gpa, VIRTQ_AVAIL_BYTES(size));
 	if (avail == NULL)
-		return true;	/* a spurious interrupt is harmless */
+		goto unsure;
 	/*
-	 * Store used->idx, then load avail->flags: the driver does the
-	 * mirror image (clear NO_INTERRUPT, then look at used->idx), and
-	 * without a full fence both could miss the other's store.
+	 * Store used->idx, then load avail->flags (or used_event): the
+	 * driver does the mirror image (clear NO_INTERRUPT or write
+	 * used_event, then look at used->idx), and without a full fence
+	 * both could miss the other's store.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	flags = __atomic_load_n(&avail[0], __ATOMIC_RELAXED);
-	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	if (!event_idx) {
+		flags = __atomic_load_n(&avail[0], __ATOMIC_RELAXED);
+		return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	}
+	/* avail: u16 flags, u16 idx, u16 ring[size], u16 used_event. */
+	event = __atomic_load_n(&avail[VIRTQ_USED_EVENT_OFF(size) / 2],
+	    __ATOMIC_RELAXED);
+	new = q->used_idx;
+	old = q->signalled_used;
+	valid = (q->flags & VQ_SIGNALLED) != 0;
+	/*
+	 * Recorded whatever the answer: the next decision is about the
+	 * entries published after new.  A driver that asks later about
+	 * an entry before new reads used->idx after asking (its half of
+	 * the fence pair) and finds the entry without an interrupt.
+	 */
+	q->signalled_used = new;
+	q->flags |= VQ_SIGNALLED;
+	return !valid || vq_need_event(event, new, old);
+unsure:
+	/* A spurious interrupt is harmless; start afresh after it. */
+	if (event_idx)
+		q->flags &= (uint16_t)~VQ_SIGNALLED;
+	return true;
+}
+
+int
+vq_arm(const struct gmem *m, struct vq_state *q, bool event_idx)
+{
+	uint16_t size, last, idx;
+	uint64_t avail_gpa, used_gpa;
+	const uint16_t *avail;
+	uint16_t *used;
+
+	/* Pairs with the release store that enables the queue. */
+	if (!__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE))
+		return 0;
+	size = q->size;
+	last = q->last_avail;
+	avail_gpa = q->avail;
+	used_gpa = q->used;
+	if (!size_ok(size) || (avail_gpa & 1) != 0 || (used_gpa & 3) != 0)
+		return -EPROTO;
+	avail = gmem_ptr(m, avail_gpa, VIRTQ_AVAIL_BYTES(size));
+	if (avail == NULL)
+		return -EPROTO;
+	if (event_idx) {
+		used = gmem_ptr(m, used_gpa, VIRTQ_USED_BYTES(size));
+		if (used == NULL)
+			return -EPROTO;
+		/* used: u16 flags, u16 idx, ring[size] of 8 bytes, avail_event. */
+		__atomic_store_n(&used[VIRTQ_AVAIL_EVENT_OFF(size) / 2], last,
+		    __ATOMIC_RELAXED);
+		/*
+		 * Store avail_event, then load avail->idx: the driver stores
+		 * avail->idx, then loads avail_event to decide whether to
+		 * notify.  With a full fence on both sides, either it sees
+		 * our avail_event (and notifies for the entry at last) or
+		 * we see its idx below (and the caller pops again).
+		 */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	/* Acquire, like vq_pop(): the caller may take the entries next. */
+	idx = __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE);
+	return idx != last;
 }
 
 /*

@@ -37,13 +37,32 @@ struct virtq_desc {
 
 /*
  * Sizes of the three areas of a queue of size n.  avail: flags, idx,
- * ring[n], used_event; used: flags, idx, ring[n], avail_event.
+ * ring[n], used_event; used: flags, idx, ring[n], avail_event.  The
+ * trailing event fields are part of the areas whatever was negotiated
+ * (virtio 1.x 2.7), so every range check of an area covers them: a
+ * ring whose event field lies outside guest memory is refused like any
+ * other ring outside it.
  */
 #define VIRTQ_DESC_BYTES(n)	(16u * (n))
 #define VIRTQ_AVAIL_BYTES(n)	(6u + 2u * (n))
 #define VIRTQ_USED_BYTES(n)	(6u + 8u * (n))
 
-/* The part of a queue's state the guest programs; lives in shared state. */
+/* Byte offsets of the event fields (VIRTIO_F_EVENT_IDX). */
+#define VIRTQ_USED_EVENT_OFF(n)	(4u + 2u * (n))	/* in avail: after ring[n] */
+#define VIRTQ_AVAIL_EVENT_OFF(n) (4u + 8u * (n))	/* in used: after ring[n] */
+
+/*
+ * The part of a queue's state the guest programs, and the device's
+ * indexes; lives in shared state (40 bytes, offsets pinned in
+ * virtio_state.c), so a process taking the device over finds them.
+ *
+ * signalled_used is used_idx as it was at the last interrupt decision
+ * under EVENT_IDX, whether or not it interrupted: the next decision
+ * interrupts if used_event lies in [signalled_used, used_idx).  It only
+ * means something while flags has VQ_SIGNALLED; reset, enabling the
+ * queue, a takeover and a used_idx that went all the way round since
+ * clear the bit, and a decision without it always interrupts.
+ */
 struct vq_state {
 	uint16_t size;		/* power of two, <= VQ_MAX_SIZE */
 	uint16_t ready;
@@ -54,8 +73,11 @@ struct vq_state {
 	uint64_t used;
 	uint16_t last_avail;	/* next avail entry to take */
 	uint16_t used_idx;	/* our copy of used->idx */
-	uint32_t pad;
+	uint16_t signalled_used; /* used_idx at the last decision (EVENT_IDX) */
+	uint16_t flags;		/* VQ_SIGNALLED */
 };
+
+#define VQ_SIGNALLED	0x1	/* signalled_used holds a decision */
 
 struct vq_seg {
 	void *host;		/* validated host pointer */
@@ -87,16 +109,51 @@ int vq_pop(const struct gmem *m, struct vq_state *q, bool indirect,
 
 /*
  * Returns the chain with head to the guest with written bytes, making
- * the used entry visible before the index.  Returns 0 or -EPROTO.
+ * the used entry visible before the index.  Clears VQ_SIGNALLED when
+ * used_idx comes round to signalled_used.  Returns 0 or -EPROTO.
  */
 int vq_push(const struct gmem *m, struct vq_state *q, uint16_t head,
     uint32_t written);
 
 /*
- * True when the guest wants an interrupt for what vq_push just returned
- * (VRING_AVAIL_F_NO_INTERRUPT clear).
+ * After one or more vq_push(): true when the guest wants an interrupt
+ * for them.  Without event_idx: VIRTQ_AVAIL_F_NO_INTERRUPT is clear in
+ * avail->flags; q is not changed.  With event_idx (avail->flags then
+ * ignored): used_event lies in [signalled_used, used_idx), or there was
+ * no valid decision before (VQ_SIGNALLED clear); either way the decision
+ * is recorded (signalled_used = used_idx, VQ_SIGNALLED set).  A ring we
+ * cannot read answers true (with event_idx, VQ_SIGNALLED cleared): a
+ * spurious interrupt is harmless, a missed one hangs the driver.
  */
-bool vq_want_interrupt(const struct gmem *m, const struct vq_state *q);
+bool vq_want_interrupt(const struct gmem *m, struct vq_state *q,
+    bool event_idx);
+
+/*
+ * The device took every available chain and is going back to waiting
+ * for a notification.  With event_idx, first asks for one when the
+ * driver publishes the entry at last_avail (avail_event = last_avail),
+ * then, after a full fence, looks at avail->idx again.  Returns 1 when
+ * chains are available (the caller must pop again before it sleeps:
+ * they may have come before the driver could see avail_event), 0 when
+ * the ring is empty or q is not ready (a notification will come for
+ * the next chain), -EPROTO for a ring that is misaligned or outside
+ * guest memory.  Without event_idx nothing is written (the driver
+ * notifies every time, as used->flags never has NO_NOTIFY) and the
+ * return value only says whether chains are available.
+ */
+int vq_arm(const struct gmem *m, struct vq_state *q, bool event_idx);
+
+/*
+ * virtio 1.x 2.7.10 (vring_need_event): an index the other side watches
+ * just moved from old to new_idx; it asked to be told when the entry at
+ * event is published.  True iff event lies in [old, new_idx), modulo
+ * 2^16: the move published it.
+ */
+static inline bool
+vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
 
 /*
  * Copies up to len bytes of the device-readable part of c, starting at

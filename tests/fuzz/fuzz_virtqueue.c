@@ -13,7 +13,9 @@
  *	0  u8  queue size as log2 (mod 11: 1..1024)
  *	1  u8  bit 0: indirect descriptors negotiated;
  *	       bit 1: split the memory into two regions with a hole between;
- *	       bit 2: put the memory at the very top of the address space
+ *	       bit 2: put the memory at the very top of the address space;
+ *	       bit 3: EVENT_IDX negotiated (used_event, avail_event);
+ *	       bits 4-7: vq_state.flags as a dead process may leave them
  *	2  u16 last_avail		4  u16 used_idx
  *	6  u16 descriptor table offset	8  u16 available ring offset
  *	10 u16 used ring offset		(offsets from the memory's start)
@@ -91,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gmem m = { 0 };
 	uint64_t base, len;
 	uint8_t *mem, flags;
-	bool indirect;
+	bool indirect, event_idx;
 
 	if (size <= HDR_SIZE)
 		return 0;
@@ -103,6 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	flags = data[1];
 	indirect = flags & 1;
+	event_idx = (flags & 8) != 0;
 	if (flags & 4)
 		/* The memory (and the hole) end exactly at 2^64. */
 		base = 0 - len - ((flags & 2) ? HOLE : 0);
@@ -126,6 +129,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.desc = base + get16(data + 6);
 	q.avail = base + get16(data + 8);
 	q.used = base + get16(data + 10);
+	/* Whatever a dead process may have left; any value is safe. */
+	q.signalled_used = get16(data + 2) ^ get16(data + 4);
+	q.flags = (uint16_t)(flags >> 4);
 
 	/* A ring holds at most size chains; a few more rounds prove it. */
 	for (unsigned round = 0; round < 2u * q.size + 4; round++) {
@@ -146,8 +152,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (vq_push(&m, &q, chain.head, written) != 0)
 			break;
-		(void)vq_want_interrupt(&m, &q);
+		/* A decision records what it decided, with EVENT_IDX. */
+		(void)vq_want_interrupt(&m, &q, event_idx);
+		if (event_idx && (!(q.flags & VQ_SIGNALLED) ||
+		    q.signalled_used != q.used_idx))
+			abort();
 	}
+	/* Arming writes inside the used ring only (ASan watches). */
+	(void)vq_arm(&m, &q, event_idx);
 	free(mem);
 	return 0;
 }

@@ -336,14 +336,15 @@ START_TEST(test_features)
 	ck_assert(f & VIRTIO_BLK_F_WRITE_ZEROES);
 	ck_assert(!(f & VIRTIO_BLK_F_RO));
 	ck_assert(!(f & VIRTIO_BLK_F_SIZE_MAX));
-	/* Nothing the transport refuses. */
-	ck_assert(!(f & VIRTIO_F_EVENT_IDX));
+	/* The transport's EVENT_IDX; nothing it refuses. */
+	ck_assert(f & VIRTIO_F_EVENT_IDX);
 	ck_assert(!(f & VIRTIO_F_RING_PACKED));
 
 	ck_assert_int_eq(blk_backend_init(&ro, img, 0, 0, true, NULL), 0);
 	f = blk_features(&ro);
 	ck_assert(f & VIRTIO_BLK_F_RO);
 	ck_assert(f & VIRTIO_BLK_F_FLUSH);
+	ck_assert(f & VIRTIO_F_EVENT_IDX);
 	ck_assert(!(f & VIRTIO_BLK_F_DISCARD));
 	ck_assert(!(f & VIRTIO_BLK_F_WRITE_ZEROES));
 }
@@ -399,7 +400,7 @@ START_TEST(test_negotiated)
 	ck_assert(be.writethrough);
 	ck_assert_uint_eq(be.negotiated, VIRTIO_F_VERSION_1);
 	/* Bits never offered do not stick. */
-	blk_negotiated(&be, all | VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_RO);
+	blk_negotiated(&be, all | VIRTIO_F_RING_PACKED | VIRTIO_BLK_F_RO);
 	ck_assert_uint_eq(be.negotiated, all);
 	ck_assert(!be.writethrough);
 }

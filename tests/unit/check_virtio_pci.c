@@ -53,6 +53,7 @@
 
 #define F_VERSION_1	(1ull << 32)
 #define F_INDIRECT	(1ull << 28)
+#define F_EVENT_IDX	(1ull << 29)
 #define F_DEV_LO	(1ull << 5)	/* device-type features of the test */
 #define F_DEV_HI	(1ull << 35)
 #define NO_VECTOR	0xffff
@@ -127,7 +128,7 @@ rec_route(void *opaque, uint16_t v)
 static const struct virtio_dev_ops test_ops = {
 	.name = "virtio-test",
 	.device_id = 2,
-	.features = F_DEV_LO | F_DEV_HI | F_INDIRECT,
+	.features = F_DEV_LO | F_DEV_HI | F_INDIRECT | F_EVENT_IDX,
 	.num_queues = NQ,
 	.max_queue_size = QMAX,
 	.config_len = CFGLEN,
@@ -396,8 +397,11 @@ START_TEST(state_init_and_check)
 	ck_assert_int_eq(virtio_state_check(st, &dev), -EPROTO);
 	/* Features the queues do not implement cannot be offered. */
 	o = test_ops;
-	o.features |= 1ull << 29;	/* EVENT_IDX */
+	o.features |= 1ull << 34;	/* RING_PACKED */
 	ck_assert_int_eq(virtio_state_init(st, &other), -EINVAL);
+	/* EVENT_IDX can (test_ops offers it), and is shown. */
+	ck_assert_int_eq(virtio_state_init(st, &dev), 0);
+	ck_assert_uint_eq(st->device_features & F_EVENT_IDX, F_EVENT_IDX);
 	o = test_ops;
 	o.max_queue_size = 100;
 	ck_assert_int_eq(virtio_state_init(st, &other), -EINVAL);
@@ -410,7 +414,8 @@ START_TEST(features_two_halves)
 {
 	wr(DFSELECT, 4, 0);
 	ck_assert_uint_eq(rd(DFSELECT, 4), 0);
-	ck_assert_uint_eq(rd(DF, 4), (uint32_t)(F_DEV_LO | F_INDIRECT));
+	ck_assert_uint_eq(rd(DF, 4),
+	    (uint32_t)(F_DEV_LO | F_INDIRECT | F_EVENT_IDX));
 	wr(DFSELECT, 4, 1);
 	ck_assert_uint_eq(rd(DF, 4), (F_DEV_HI | F_VERSION_1) >> 32);
 	wr(DFSELECT, 4, 2);
@@ -507,6 +512,8 @@ START_TEST(reset_clears_everything)
 	wr(STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	wr(DFSELECT, 4, 1);
 	st->isr = 3;
+	st->vq[1].signalled_used = 77;
+	st->vq[1].flags = VQ_SIGNALLED;
 	ck_assert_uint_eq(rd(Q_ENABLE, 2), 1);
 
 	wr(STATUS, 1, 0);
@@ -527,6 +534,8 @@ START_TEST(reset_clears_everything)
 		ck_assert_uint_eq(rd(Q_DRIVER, 4), 0);
 		ck_assert_uint_eq(rd(Q_DEVICE + 4, 4), 0);
 		ck_assert_uint_eq(st->vq[i].last_avail, 0);
+		ck_assert_uint_eq(st->vq[i].signalled_used, 0);
+		ck_assert_uint_eq(st->vq[i].flags, 0);
 	}
 	/* The driver may start over. */
 	driver_up(F_VERSION_1);
@@ -592,8 +601,17 @@ END_TEST
 START_TEST(queue_enable)
 {
 	driver_up(F_VERSION_1);
+	/* Left by an earlier life of the queue: enabling forgets it. */
+	st->vq[1].last_avail = 5;
+	st->vq[1].used_idx = 6;
+	st->vq[1].signalled_used = 7;
+	st->vq[1].flags = VQ_SIGNALLED;
 	queue_setup(1, 128, MEM_BASE);
 	ck_assert_uint_eq(rd(Q_ENABLE, 2), 1);
+	ck_assert_uint_eq(st->vq[1].last_avail, 0);
+	ck_assert_uint_eq(st->vq[1].used_idx, 0);
+	ck_assert_uint_eq(st->vq[1].signalled_used, 0);
+	ck_assert_uint_eq(st->vq[1].flags, 0);
 	ck_assert_uint_eq(st->vq[1].size, 128);
 	ck_assert_uint_eq(st->vq[1].desc, MEM_BASE);
 	ck_assert_uint_eq(st->vq[1].avail, MEM_BASE + 0x1000);
@@ -845,6 +863,189 @@ START_TEST(queue_pop_push)
 	memcpy(&used_idx, mem + 0x2002, 2);
 	ck_assert_uint_eq(used_idx, 1);
 	free(c);
+}
+END_TEST
+
+/* ---- EVENT_IDX ------------------------------------------------------- */
+
+/* Queue 0 (size 8, rings at MEM_BASE) in the spec's layout. */
+#define USED_EVENT	(0x1000 + 4 + 2 * 8)	/* after avail->ring[8] */
+#define AVAIL_EVENT	(0x2000 + 4 + 8 * 8)	/* after used->ring[8] */
+
+static void
+put16(uint64_t off, uint16_t v)
+{
+	memcpy(mem + off, &v, 2);
+}
+
+static uint16_t
+get16(uint64_t off)
+{
+	uint16_t v;
+
+	memcpy(&v, mem + off, 2);
+	return v;
+}
+
+/* ring_up() with features, MSI-X on and queue 0 on unmasked vector 1. */
+static void
+ring_up_msix(uint64_t features)
+{
+	uint64_t buf = MEM_BASE + 0x4000;
+
+	driver_up(features);
+	queue_setup(0, 8, MEM_BASE);
+	wr(Q_MSIX, 2, 1);
+	wr(STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	virtio_msix_control(st, 0x8000, rec_fire, NULL);
+	virtio_msix_write(st, 16 + 12, 4, 0, NULL, rec_fire, NULL);
+	memcpy(mem, &buf, 8);			/* desc 0: 16 writable bytes */
+	mem[8] = 16;
+	mem[12] = 2;
+}
+
+START_TEST(queue_event_idx)
+{
+	struct vq_chain *c = malloc(sizeof(*c));
+
+	ring_up_msix(F_VERSION_1 | F_EVENT_IDX);
+	post_head(0);
+	ck_assert_int_eq(virtio_queue_pop(st, &dev, &gm, 0, c), 1);
+	/* Empty after the pop: armed at last_avail (1), nothing more. */
+	put16(AVAIL_EVENT, 0xbeef);
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 1);
+	/* A chain published in between is reported, not waited for. */
+	post_head(0);
+	ck_assert(virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_int_eq(virtio_queue_pop(st, &dev, &gm, 0, c), 1);
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 2);
+
+	/* First decision since the queue was enabled: interrupt. */
+	put16(USED_EVENT, 100);
+	ck_assert_int_eq(virtio_queue_push(st, &dev, &gm, 0, 0, 16), 0);
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_FIRED);
+	ck_assert_uint_eq(fires[1], 1);
+	/* Then used_event rules, and NO_INTERRUPT means nothing. */
+	mem[0x1000] = 1;
+	put16(USED_EVENT, 1);
+	ck_assert_int_eq(virtio_queue_push(st, &dev, &gm, 0, 0, 16), 0);
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_FIRED);
+	ck_assert_uint_eq(fires[1], 2);
+	mem[0x1000] = 0;
+	ck_assert_int_eq(virtio_queue_push(st, &dev, &gm, 0, 0, 16), 0);
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_NONE);
+	ck_assert_uint_eq(fires[1], 2);
+	ck_assert_uint_eq(st->vq[0].signalled_used, 3);
+	ck_assert_uint_eq(rd(STATUS, 1) & S_NEEDS_RESET, 0);
+	free(c);
+}
+END_TEST
+
+START_TEST(queue_no_event_idx)
+{
+	/* Offered but not taken: flags as before, the event fields unused. */
+	ring_up_msix(F_VERSION_1);
+	put16(AVAIL_EVENT, 0xbeef);
+	put16(USED_EVENT, 100);
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	post_head(0);
+	ck_assert(virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 0xbeef);
+	ck_assert_int_eq(virtio_queue_push(st, &dev, &gm, 0, 0, 16), 0);
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_FIRED);
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_FIRED);
+	mem[0x1000] = 1;
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_NONE);
+	ck_assert_uint_eq(fires[1], 2);
+}
+END_TEST
+
+/* Queue 0 of size 8 with its used ring at used, the rest as usual. */
+static void
+ring_up_used_at(uint64_t features, uint64_t used)
+{
+	driver_up(features);
+	wr(Q_SELECT, 2, 0);
+	wr(Q_SIZE, 2, 8);
+	wr(Q_DESC, 8, MEM_BASE);
+	wr(Q_DRIVER, 8, MEM_BASE + 0x1000);
+	wr(Q_DEVICE, 8, used);
+	wr(Q_ENABLE, 2, 1);
+	wr(STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
+START_TEST(queue_event_outside_memory)
+{
+	/* avail_event, the used ring's last two bytes, past the end. */
+	uint64_t used = MEM_BASE + MEM_SIZE - (4 + 8 * 8);
+
+	/* Without EVENT_IDX arming does not look at the used ring ... */
+	ring_up_used_at(F_VERSION_1, used);
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_uint_eq(rd(STATUS, 1) & S_NEEDS_RESET, 0);
+	wr(STATUS, 1, 0);
+	/* ... with it, the ring is refused: a violation, no write. */
+	ring_up_used_at(F_VERSION_1 | F_EVENT_IDX, used);
+	capture_start();
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_uint_eq(rd(STATUS, 1) & S_NEEDS_RESET, S_NEEDS_RESET);
+	ck_assert_int_eq(capture_count("outside guest memory"), 1);
+	capture_end();
+	ck_assert_ptr_null(virtio_queue(st, &dev, 0));
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	/* Lower (keeping the alignment) it fits, avail_event last. */
+	wr(STATUS, 1, 0);
+	ring_up_used_at(F_VERSION_1 | F_EVENT_IDX, used - 4);
+	put16(MEM_SIZE - 4, 0xbeef);
+	put16(MEM_SIZE - 2, 0xbeef);
+	ck_assert(!virtio_queue_arm(st, &dev, &gm, 0));
+	ck_assert_uint_eq(get16(MEM_SIZE - 4), 0);
+	ck_assert_uint_eq(get16(MEM_SIZE - 2), 0xbeef);
+	ck_assert_uint_eq(rd(STATUS, 1) & S_NEEDS_RESET, 0);
+}
+END_TEST
+
+START_TEST(takeover_redoes)
+{
+	ring_up_msix(F_VERSION_1 | F_EVENT_IDX);
+	ck_assert_int_eq(virtio_queue_push(st, &dev, &gm, 0, 0, 16), 0);
+	ck_assert_int_eq(virtio_queue_interrupt(st, &dev, &gm, 0),
+	    VIRTIO_RAISE_FIRED);
+	/* The driver wants nothing now: a decision would say no ... */
+	put16(USED_EVENT, 50);
+	st->vq[2].flags = VQ_SIGNALLED;		/* not enabled */
+	/* ... but the dead process may have decided and not raised. */
+	virtio_takeover(st, &dev, &gm);
+	ck_assert_uint_eq(fires[1], 2);
+	ck_assert_uint_eq(st->vq[0].flags & VQ_SIGNALLED, VQ_SIGNALLED);
+	ck_assert_uint_eq(st->vq[2].flags, 0);
+	/* And the queue is looked at as if the driver had notified. */
+	ck_assert_int_eq(notified[0], 2);	/* DRIVER_OK, takeover */
+	ck_assert_int_eq(notified[1], 0);
+	ck_assert_int_eq(notified[2], 0);
+	/* Without EVENT_IDX, NO_INTERRUPT still holds. */
+	wr(STATUS, 1, 0);
+	ring_up_msix(F_VERSION_1);
+	mem[0x1000] = 1;
+	virtio_takeover(st, &dev, &gm);
+	ck_assert_uint_eq(fires[1], 2);
+	ck_assert_int_eq(notified[0], 4);
+	/* A device that needs reset gets neither. */
+	mem[0x1000] = 0;
+	capture_start();
+	wr(Q_SIZE, 2, 3);			/* a violation */
+	capture_end();
+	virtio_takeover(st, &dev, &gm);
+	ck_assert_uint_eq(fires[1], 2);
+	ck_assert_int_eq(notified[0], 4);
 }
 END_TEST
 
@@ -1260,6 +1461,10 @@ virtio_pci_suite(void)
 	tcase_add_test(tc, violation_needs_reset);
 	tcase_add_test(tc, driver_ok_without_features_ok);
 	tcase_add_test(tc, queue_pop_push);
+	tcase_add_test(tc, queue_event_idx);
+	tcase_add_test(tc, queue_no_event_idx);
+	tcase_add_test(tc, queue_event_outside_memory);
+	tcase_add_test(tc, takeover_redoes);
 	tcase_add_test(tc, device_config);
 	tcase_add_test(tc, notify);
 	tcase_add_test(tc, msix_masked_then_unmasked);

@@ -11,10 +11,14 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "gmem.h"
 #include "virtqueue.h"
@@ -504,11 +508,422 @@ END_TEST
 
 START_TEST(no_interrupt_flag)
 {
-	ck_assert(vq_want_interrupt(&gm, &q));
+	ck_assert(vq_want_interrupt(&gm, &q, false));
 	put16(AVAIL, 1);	/* VIRTQ_AVAIL_F_NO_INTERRUPT */
-	ck_assert(!vq_want_interrupt(&gm, &q));
+	ck_assert(!vq_want_interrupt(&gm, &q, false));
 	put16(AVAIL, 0);
-	ck_assert(vq_want_interrupt(&gm, &q));
+	ck_assert(vq_want_interrupt(&gm, &q, false));
+}
+END_TEST
+
+/* ---- EVENT_IDX -------------------------------------------------------- */
+
+/*
+ * The trailing event fields, from the spec's layout: used_event after
+ * avail->ring[size], avail_event after used->ring[size].
+ */
+#define USED_EVENT	(AVAIL + 4 + 2 * QSZ)
+#define AVAIL_EVENT	(USED + 4 + 8 * QSZ)
+
+START_TEST(need_event_arith)
+{
+	static const uint16_t olds[] = { 0, 1, 7, 32767, 32768, 65530, 65535 };
+	static const uint32_t moved[] = { 0, 1, 2, 8, 1000, 32768, 65535 };
+
+	/* Hand-picked: event before, at the start of, inside, at the end. */
+	ck_assert(vq_need_event(0, 1, 0));	/* entry 0 published */
+	ck_assert(!vq_need_event(0, 0, 0));	/* nothing moved */
+	ck_assert(!vq_need_event(4, 10, 5));	/* before old: told already */
+	ck_assert(vq_need_event(5, 10, 5));	/* at old */
+	ck_assert(vq_need_event(9, 10, 5));	/* the last one published */
+	ck_assert(!vq_need_event(10, 10, 5));	/* not published yet */
+	ck_assert(!vq_need_event(11, 10, 5));
+	/* Across 65535 -> 0. */
+	ck_assert(vq_need_event(65535, 2, 65534));
+	ck_assert(vq_need_event(0, 2, 65534));
+	ck_assert(vq_need_event(1, 2, 65534));
+	ck_assert(!vq_need_event(2, 2, 65534));
+	ck_assert(!vq_need_event(65533, 2, 65534));
+	ck_assert(vq_need_event(65534, 0, 65534));
+	ck_assert(!vq_need_event(0, 0, 65534));
+	/*
+	 * Every event against counting: true iff event is one of the
+	 * moved entries old, old + 1, ..., new - 1.
+	 */
+	for (unsigned i = 0; i < sizeof(olds) / sizeof(olds[0]); i++)
+		for (unsigned j = 0; j < sizeof(moved) / sizeof(moved[0]);
+		    j++) {
+			uint16_t old = olds[i];
+			uint16_t new = (uint16_t)(old + moved[j]);
+			static uint8_t hit[65536];
+			unsigned bad = 0, first = 0;
+
+			memset(hit, 0, sizeof(hit));
+			for (uint32_t k = 0; k < moved[j]; k++)
+				hit[(uint16_t)(old + k)] = 1;
+			for (uint32_t e = 0; e < 65536; e++)
+				if (vq_need_event((uint16_t)e, new, old) !=
+				    hit[e] && bad++ == 0)
+					first = e;
+			ck_assert_msg(bad == 0, "%u wrong, first event %u "
+			    "(new %u old %u)", bad, first, new, old);
+		}
+}
+END_TEST
+
+/* Pushes n chains (head 0) without deciding about an interrupt. */
+static void
+push_n(unsigned n)
+{
+	unsigned bad = 0;
+
+	/* One assertion: check records every passing one, slowly. */
+	for (unsigned i = 0; i < n; i++)
+		bad += vq_push(&gm, &q, 0, 0) != 0;
+	ck_assert_uint_eq(bad, 0);
+}
+
+START_TEST(event_idx_interrupt)
+{
+	/* Never decided: interrupt whatever used_event says. */
+	put16(USED_EVENT, 100);
+	push_n(1);
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	ck_assert_uint_eq(q.signalled_used, 1);
+	ck_assert(q.flags & VQ_SIGNALLED);
+	/* "Tell me when entry 2 is published" (used->idx passes 2). */
+	put16(USED_EVENT, 2);
+	push_n(1);					/* entry 1 */
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	ck_assert_uint_eq(q.signalled_used, 2);	/* a "no" is recorded */
+	push_n(1);					/* entry 2 */
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	ck_assert_uint_eq(q.signalled_used, 3);
+	/* Nothing pushed since: no second interrupt for it. */
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	/* Event inside a batch of three (entries 3, 4, 5). */
+	put16(USED_EVENT, 4);
+	push_n(3);
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	/* Event at the first entry of the batch. */
+	put16(USED_EVENT, 6);
+	push_n(2);
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	/* Event behind (already told) and ahead: no. */
+	put16(USED_EVENT, 5);
+	push_n(2);
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	put16(USED_EVENT, 11);
+	push_n(1);					/* entry 10 */
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	ck_assert_uint_eq(q.used_idx, 11);
+	/* avail->flags is ignored with EVENT_IDX ... */
+	put16(AVAIL, 1);				/* NO_INTERRUPT */
+	push_n(1);					/* entry 11 */
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	/* ... and used_event without it, which records nothing. */
+	push_n(1);
+	ck_assert(!vq_want_interrupt(&gm, &q, false));
+	put16(AVAIL, 0);
+	ck_assert(vq_want_interrupt(&gm, &q, false));
+	ck_assert_uint_eq(q.signalled_used, 12);
+	ck_assert_uint_eq(q.used_idx, 13);
+}
+END_TEST
+
+START_TEST(event_idx_wrap)
+{
+	q.used_idx = 65534;
+	q.signalled_used = 65534;
+	q.flags = VQ_SIGNALLED;
+	put16(USED_EVENT, 65535);
+	push_n(1);					/* entry 65534 */
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	push_n(1);					/* entry 65535 */
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	ck_assert_uint_eq(q.signalled_used, 0);
+	ck_assert_uint_eq(get16(USED + 2), 0);
+	/* A batch across the wrap: entries 0..3, event 1, then 5. */
+	put16(USED_EVENT, 1);
+	push_n(4);
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	put16(USED_EVENT, 5);
+	push_n(1);					/* entry 4 */
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	/* Old just before the wrap, event just after it. */
+	q.used_idx = 65533;
+	q.signalled_used = 65533;
+	put16(USED_EVENT, 1);
+	push_n(4);					/* 65533 .. 0 */
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	push_n(2);					/* 1, 2 */
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+}
+END_TEST
+
+START_TEST(event_idx_unsure)
+{
+	/* What a reset or takeover leaves: no valid decision. */
+	q.used_idx = 40;
+	q.signalled_used = 40;
+	q.flags = 0;
+	put16(USED_EVENT, 1000);
+	push_n(1);
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	/*
+	 * 65536 pushes without a decision bring used_idx back to
+	 * signalled_used: the range would look empty, so interrupt.
+	 */
+	put16(USED_EVENT, 20);
+	push_n(65536);
+	ck_assert_uint_eq(q.used_idx, q.signalled_used);
+	ck_assert(!(q.flags & VQ_SIGNALLED));
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	/* One fewer and the decision still counts. */
+	push_n(65535);
+	ck_assert(q.flags & VQ_SIGNALLED);
+	/* Every entry but the next one was published: ask for that one. */
+	put16(USED_EVENT, q.used_idx);
+	ck_assert(!vq_want_interrupt(&gm, &q, true));
+	/* A ring we cannot read: interrupt, and forget the decision. */
+	q.avail = gpa(MEM_SIZE - 4);
+	push_n(1);
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	ck_assert(!(q.flags & VQ_SIGNALLED));
+	/* Without EVENT_IDX: true too, and q left as it is. */
+	q.flags = VQ_SIGNALLED;
+	ck_assert(vq_want_interrupt(&gm, &q, false));
+	ck_assert_uint_eq(q.flags, VQ_SIGNALLED);
+}
+END_TEST
+
+START_TEST(event_idx_rings_outside)
+{
+	/* Only used_event (the last two bytes) outside guest memory. */
+	q.avail = gpa(MEM_SIZE - (4 + 2 * QSZ));
+	desc(0, gpa(BUF), 4, 0, 0);
+	POP_FAILS(false, "ring outside");
+	ck_assert(vq_want_interrupt(&gm, &q, true));
+	ck_assert_int_eq(vq_arm(&gm, &q, true), -EPROTO);
+	ck_assert_int_eq(vq_arm(&gm, &q, false), -EPROTO);
+	/* Two bytes lower, it all fits. */
+	q.avail = gpa(MEM_SIZE - (6 + 2 * QSZ));
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 0);
+	ck_assert_int_eq(vq_pop(&gm, &q, false, &chain), 0);
+	/* Only avail_event outside: no push, no arm. */
+	q.used = gpa(MEM_SIZE - (4 + 8 * QSZ));
+	ck_assert_int_eq(vq_push(&gm, &q, 0, 0), -EPROTO);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), -EPROTO);
+	/* Without EVENT_IDX arming does not touch the used ring. */
+	ck_assert_int_eq(vq_arm(&gm, &q, false), 0);
+	q.used = gpa(MEM_SIZE - (8 + 8 * QSZ));
+	ck_assert_int_eq(vq_push(&gm, &q, 0, 0), 0);
+	put16(MEM_SIZE - 4, 0xbeef);			/* avail_event */
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 0);
+	ck_assert_uint_eq(get16(MEM_SIZE - 4), 0);
+	ck_assert_uint_eq(get16(MEM_SIZE - 2), 0);
+	/* Misaligned rings are refused as in vq_pop/vq_push. */
+	q.used = gpa(USED + 2);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), -EPROTO);
+	q.used = gpa(USED);
+	q.avail = gpa(AVAIL + 1);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), -EPROTO);
+}
+END_TEST
+
+START_TEST(arm_avail_event)
+{
+	for (uint16_t i = 0; i < QSZ; i++)
+		desc(i, gpa(BUF + 16 * i), 4, 0, 0);
+	/* Marks on both sides of avail_event: only it may change. */
+	put16(AVAIL_EVENT - 2, 0xaaaa);
+	put16(AVAIL_EVENT, 0xbeef);
+	put16(AVAIL_EVENT + 2, 0x5555);
+	/* Without EVENT_IDX: nothing written, just "is there more". */
+	ck_assert_int_eq(vq_arm(&gm, &q, false), 0);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 0xbeef);
+	avail_add(0);
+	ck_assert_int_eq(vq_arm(&gm, &q, false), 1);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 0xbeef);
+	/* With it: avail_event = last_avail, and the entry is reported. */
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 1);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 0);
+	for (uint16_t i = 1; i < 3; i++)
+		avail_add(i);
+	for (uint16_t i = 0; i < 3; i++)
+		ck_assert_int_eq(vq_pop(&gm, &q, false, &chain), 1);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 0);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 3);
+	ck_assert_uint_eq(get16(AVAIL_EVENT - 2), 0xaaaa);
+	ck_assert_uint_eq(get16(AVAIL_EVENT + 2), 0x5555);
+	/* The used ring's own fields are not touched. */
+	ck_assert_uint_eq(get16(USED), 0);
+	ck_assert_uint_eq(get16(USED + 2), 0);
+	/* A chain published after the drain (the race): reported. */
+	avail_add(3);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 1);
+	ck_assert_int_eq(vq_pop(&gm, &q, false, &chain), 1);
+	ck_assert_uint_eq(chain.head, 3);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 0);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 4);
+	/* Wrap-around of last_avail, and a queue that is not ready. */
+	q.last_avail = 65535;
+	avail_idx = 65535;
+	put16(AVAIL + 2, 65535);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 0);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 65535);
+	avail_add(1);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 1);
+	q.ready = 0;
+	put16(AVAIL_EVENT, 0xbeef);
+	ck_assert_int_eq(vq_arm(&gm, &q, true), 0);
+	ck_assert_uint_eq(get16(AVAIL_EVENT), 0xbeef);
+}
+END_TEST
+
+/* ---- both suppressions against a driver thread ------------------------ */
+
+/*
+ * A driver in a second thread, written from the spec (2.7.7.2, 2.7.10):
+ * it publishes chains in batches of 1 to 3 and notifies only when
+ * vq_need_event(avail_event, new, old) says so; after some batches it
+ * waits for all to be used before adding more (so that a lone chain
+ * must be noticed).  When it has nothing to do it writes used_event =
+ * the used index it has seen,
+ * fences, looks at used->idx again and only then sleeps until an
+ * interrupt.  The device (the test's thread) waits for a notification,
+ * pops and pushes until the ring is empty, decides on an interrupt and
+ * arms, looping while vq_arm() finds more.  A notification or an
+ * interrupt lost leaves one side asleep for good: each sleep lasts at
+ * most RACE_WAIT_S, and a timeout fails the test.
+ */
+#define RACE_CHAINS	100000u
+#define RACE_WAIT_S	5
+
+static sem_t kick_sem, irq_sem;
+static unsigned race_kicks, race_irqs;
+static int race_stop;
+
+/* Waits for s at most RACE_WAIT_S (or until told to stop). */
+static bool
+race_wait(sem_t *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += RACE_WAIT_S;
+	while (sem_timedwait(s, &ts) < 0)
+		if (errno != EINTR)
+			return false;
+	return !__atomic_load_n(&race_stop, __ATOMIC_SEQ_CST);
+}
+
+static void *
+race_driver(void *arg)
+{
+	uint16_t *avail = (uint16_t *)(void *)(mem + AVAIL);
+	uint16_t *used = (uint16_t *)(void *)(mem + USED);
+	uint16_t added = 0, seen = 0;
+	unsigned nadded = 0, nseen = 0;
+	bool *ok = arg, drain = false;
+
+	while (nseen < RACE_CHAINS) {
+		uint16_t old = added, u, ev;
+		unsigned n = 0;
+
+		if (drain && seen == added)
+			drain = false;
+		while (!drain && nadded < RACE_CHAINS &&
+		    (uint16_t)(added - seen) < QSZ && n < 1 + nadded % 3) {
+			__atomic_store_n(&avail[2 + added % QSZ],
+			    (uint16_t)(added % QSZ), __ATOMIC_RELAXED);
+			added++;
+			nadded++;
+			n++;
+		}
+		if (n > 0) {
+			drain = nadded % 5 < 2;
+			__atomic_store_n(&avail[1], added, __ATOMIC_RELEASE);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			ev = __atomic_load_n(&used[2 + 4 * QSZ],
+			    __ATOMIC_RELAXED);
+			if (vq_need_event(ev, added, old)) {
+				race_kicks++;
+				sem_post(&kick_sem);
+			}
+		}
+		u = __atomic_load_n(&used[1], __ATOMIC_ACQUIRE);
+		if (u != seen) {
+			nseen += (uint16_t)(u - seen);
+			seen = u;
+			continue;
+		}
+		if (n > 0)
+			continue;
+		/* No room or nothing left to add, nothing new used. */
+		__atomic_store_n(&avail[2 + QSZ], seen, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&used[1], __ATOMIC_ACQUIRE) != seen)
+			continue;
+		if (!race_wait(&irq_sem)) {
+			__atomic_store_n(&race_stop, 1, __ATOMIC_SEQ_CST);
+			sem_post(&kick_sem);
+			*ok = false;
+			return NULL;
+		}
+	}
+	*ok = true;
+	return NULL;
+}
+
+START_TEST(event_idx_no_lost_wakeup)
+{
+	unsigned consumed = 0, bad = 0;
+	bool driver_ok = false, device_ok = true;
+	pthread_t t;
+	int r;
+
+	for (uint16_t i = 0; i < QSZ; i++)
+		desc(i, gpa(BUF + 16 * i), 4, 0, 0);
+	race_kicks = race_irqs = 0;
+	race_stop = 0;
+	ck_assert_int_eq(sem_init(&kick_sem, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&irq_sem, 0, 0), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, race_driver, &driver_ok), 0);
+	while (consumed < RACE_CHAINS) {
+		if (!race_wait(&kick_sem)) {
+			device_ok = false;
+			__atomic_store_n(&race_stop, 1, __ATOMIC_SEQ_CST);
+			sem_post(&irq_sem);
+			break;
+		}
+		do {
+			while ((r = vq_pop(&gm, &q, false, &chain)) == 1) {
+				bad += vq_push(&gm, &q, chain.head, 4) != 0;
+				consumed++;
+			}
+			bad += r != 0;
+			if (vq_want_interrupt(&gm, &q, true)) {
+				race_irqs++;
+				sem_post(&irq_sem);
+			}
+		} while ((r = vq_arm(&gm, &q, true)) == 1);
+		bad += r != 0;
+	}
+	pthread_join(t, NULL);
+	sem_destroy(&kick_sem);
+	sem_destroy(&irq_sem);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_msg(device_ok, "device waited %d s for a notification "
+	    "with %u of %u chains taken", RACE_WAIT_S, consumed, RACE_CHAINS);
+	ck_assert_msg(driver_ok, "driver waited %d s for an interrupt",
+	    RACE_WAIT_S);
+	ck_assert_uint_eq(consumed, RACE_CHAINS);
+	/* Both sides did suppress something. */
+	ck_assert_uint_lt(race_kicks, RACE_CHAINS);
+	ck_assert_uint_lt(race_irqs, RACE_CHAINS);
+	printf("event_idx race: %u chains, %u notifications, %u interrupts\n",
+	    RACE_CHAINS, race_kicks, race_irqs);
 }
 END_TEST
 
@@ -552,7 +967,7 @@ static Suite *
 virtqueue_suite(void)
 {
 	Suite *s = suite_create("virtqueue");
-	TCase *tc = tcase_create("core");
+	TCase *tc = tcase_create("core"), *race_tc;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, gmem_bounds);
@@ -577,8 +992,20 @@ virtqueue_suite(void)
 	tcase_add_test(tc, chain_over_4g);
 	tcase_add_test(tc, push_used_ring);
 	tcase_add_test(tc, no_interrupt_flag);
+	tcase_add_test(tc, need_event_arith);
+	tcase_add_test(tc, event_idx_interrupt);
+	tcase_add_test(tc, event_idx_wrap);
+	tcase_add_test(tc, event_idx_unsure);
+	tcase_add_test(tc, event_idx_rings_outside);
+	tcase_add_test(tc, arm_avail_event);
 	tcase_add_test(tc, chain_copy);
 	suite_add_tcase(s, tc);
+
+	race_tc = tcase_create("race");
+	tcase_add_checked_fixture(race_tc, setup, teardown);
+	tcase_set_timeout(race_tc, 120);
+	tcase_add_test(race_tc, event_idx_no_lost_wakeup);
+	suite_add_tcase(s, race_tc);
 	return s;
 }
 
