@@ -118,7 +118,7 @@ check-san:
 check-e2e: all
 	tests/run.sh e2e
 
-# Not yet in check: see the XXX in tests/run.sh.
+# One end-to-end script by itself.
 check-blk: all
 	tests/run.sh e2e-blk
 

@@ -92,12 +92,10 @@ for what in "$@"; do
 	# the sanitizer build runs the unit suites only.
 	san) run_unit build/san "(ASan+UBSan)" ;;
 	fuzz) run_fuzz ;;
-	e2e) run_e2e boot ;;
-	# XXX the blk end-to-end test stalls now and then (a guest I/O that
-	# never completes, seen on a loaded test host); until that is found
-	# it runs by itself (make check-blk), not in make check.
+	e2e) run_e2e boot blk ;;
+	e2e-boot) run_e2e boot ;;
 	e2e-blk) run_e2e blk ;;
-	*) echo "usage: $0 [unit|kvm|san|fuzz|e2e|e2e-blk]..." >&2; exit 2 ;;
+	*) echo "usage: $0 [unit|kvm|san|fuzz|e2e|e2e-boot|e2e-blk]..." >&2; exit 2 ;;
 	esac
 done
 
