@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/if.h>
+#include <linux/if_tun.h>
+
 #include "ctl.h"
 #include "layout.h"
 #include "log.h"
@@ -76,8 +79,67 @@ blk_prepare(struct mediator *m, char args[][96], int *nargs)
 	return 0;
 }
 
+/*
+ * A tap is opened here, with virtio-net headers on every frame, so the
+ * mediator needs no network privilege and no host network namespace.
+ * The interface may exist already (made by the administrator, perhaps
+ * in a bridge); otherwise this makes it, and it lasts as long as the VM
+ * process.  Offloads are left to the mediator (TUNSETOFFLOAD on the fd
+ * it holds), which knows what the guest accepted.
+ */
+static int
+tap_open(const struct mediator *m, const char *name)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int hdr = 12;	/* struct virtio_net_hdr_v1 */
+
+	if (fd < 0) {
+		log_warn("%s: /dev/net/tun", m->name);
+		return -errno;
+	}
+	/* The scenario checked it: at most IFNAMSIZ - 1 characters. */
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IFNAMSIZ - 1,
+	    name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 ||
+	    ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		int e = errno;
+
+		log_warn("%s: tap '%s'", m->name, name);
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int
+net_prepare(struct mediator *m, char args[][96], int *nargs)
+{
+	const struct device_cfg *c = m->cfg;
+	int fd;
+
+	if (c->backend == NET_BACKEND_TAP)
+		fd = tap_open(m, c->backend_name);
+	else if (c->port_fd < 0) {
+		log_warnx("%s: no port on switch '%s'", m->name,
+		    c->backend_name);
+		return -ENOTCONN;
+	} else if ((fd = fcntl(c->port_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		fd = -errno;
+	if (fd < 0)
+		return fd;
+	m->backend_fd = fd;
+	snprintf(args[(*nargs)++], 96, "--backend-fd=%d", MED_BACKEND_FD);
+	snprintf(args[(*nargs)++], 96, "--backend=%s",
+	    c->backend == NET_BACKEND_TAP ? "tap" : "switch");
+	snprintf(args[(*nargs)++], 96, "--mac=%02x:%02x:%02x:%02x:%02x:%02x",
+	    c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
+	return 0;
+}
+
 static const struct med_type med_types[] = {
 	{ "blk", "cupule-blk", blk_prepare },
+	{ "net", "cupule-net", net_prepare },
 };
 
 static const struct med_type *
@@ -90,8 +152,8 @@ med_type_find(const char *type)
 }
 
 /* Mediator binaries live beside the cupule binary. */
-static int
-med_exe_path(const char *exe, char *buf, size_t len)
+int
+mediator_exe_path(const char *exe, char *buf, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -731,7 +793,7 @@ mediator_start(struct vm *vm, struct mediator *m, const struct device_cfg *cfg)
 		    cfg->type);
 		return -ENOTSUP;
 	}
-	if ((ret = med_exe_path(t->exe, m->exe, sizeof(m->exe))) < 0)
+	if ((ret = mediator_exe_path(t->exe, m->exe, sizeof(m->exe))) < 0)
 		return ret;
 	if ((ret = ioreq_ring_create(&m->ring, (unsigned)vm->nvcpus)) < 0) {
 		log_warnx("%s: ring: %s", m->name, strerror(-ret));

@@ -95,4 +95,10 @@ int mediator_start(struct vm *vm, struct mediator *m,
 /* Tells the mediator to exit, reaps it and frees its resources. */
 void mediator_stop(struct mediator *m);
 
+/*
+ * The path of program exe beside the running cupule binary (where the
+ * mediators are installed) into buf.  Returns 0 or -errno.
+ */
+int mediator_exe_path(const char *exe, char *buf, size_t len);
+
 #endif

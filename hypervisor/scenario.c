@@ -354,6 +354,7 @@ check_root(struct ctx *c, config_t *cfg, struct scenario *sc)
 		check_vm(c, g, i, list);
 	}
 	sc_check_blk_sharing(c);
+	sc_check_net_macs(c);
 	if (c->nerrors || c->nomem) {
 		for (i = 0; i < n; i++)
 			vm_free(&list[i]);
@@ -417,6 +418,7 @@ scenario_load_host(const char *path, struct scenario *sc, FILE *errs,
 	fclose(fp);
 	free(dir);
 	free(c.blk);
+	free(c.net);
 	if (err == 0) {
 		sc->path = strdup(path);
 		if (!sc->path) {
@@ -458,6 +460,14 @@ static void
 print_device(const struct device_cfg *d, FILE *out)
 {
 	fprintf(out, "  device     %s (%s)\n", d->id, d->type);
+	if (strcmp(d->type, "net") == 0) {
+		fprintf(out, "    mac      %02x:%02x:%02x:%02x:%02x:%02x\n",
+		    d->mac[0], d->mac[1], d->mac[2], d->mac[3], d->mac[4],
+		    d->mac[5]);
+		fprintf(out, "    backend  %s:%s\n", d->backend ==
+		    NET_BACKEND_TAP ? "tap" : "switch", d->backend_name);
+		return;
+	}
 	if (strcmp(d->type, "blk") != 0)
 		return;
 	fprintf(out, "    image    %s (%llu sector%s)\n", d->image,

@@ -39,7 +39,17 @@ struct device_cfg {
 	uint64_t image_sectors;	/* the image's size when it was checked */
 	bool readonly;
 	char serial[SC_SERIAL_MAX + 1];	/* GET_ID string, default the id */
+
+	/* type "net" */
+	uint8_t mac[6];		/* as given, else derived from VM and id */
+	int backend;		/* NET_BACKEND_* */
+	char backend_name[SC_NAME_MAX];	/* tap interface or switch name */
+	int port_fd;		/* switch port, given by the supervisor; -1 */
 };
+
+#define NET_BACKEND_TAP		1	/* "tap:IFNAME", the host's tap */
+#define NET_BACKEND_SWITCH	2	/* "switch:NAME", cupule-switch */
+#define SC_IFNAME_MAX		15	/* Linux IFNAMSIZ - 1 */
 
 struct vm_cfg {
 	char name[SC_NAME_MAX];
@@ -73,6 +83,13 @@ struct sc_host {
 	int ncpus;		/* host CPUs are numbered 0 .. ncpus - 1 */
 	unsigned int devices_built; /* bit i: mediator of device type i built */
 };
+
+/*
+ * The MAC a net device gets when the scenario gives none: locally
+ * administered (02:...), derived from the VM name and device id, so it
+ * is the same on every run.
+ */
+void scenario_default_mac(const char *vm, const char *id, uint8_t mac[6]);
 
 /* Fills host from sysconf() and the table of device types. */
 void scenario_host_probe(struct sc_host *host);

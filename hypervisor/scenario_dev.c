@@ -21,9 +21,15 @@
 
 static void check_blk(struct ctx *c, config_setting_t *d, const char *vm,
     struct device_cfg *dev, int nerrors);
+static void check_net(struct ctx *c, config_setting_t *d, const char *vm,
+    struct device_cfg *dev, int nerrors);
 
 static const char *const blk_keys[] = {
 	"type", "id", "image", "range", "readonly", "serial", NULL,
+};
+
+static const char *const net_keys[] = {
+	"type", "id", "mac", "backend", NULL,
 };
 
 /*
@@ -41,7 +47,7 @@ static const struct {
 	    struct device_cfg *dev, int nerrors);
 } device_types[] = {
 	{ "blk", true, blk_keys, check_blk },
-	{ "net", false, NULL, NULL },
+	{ "net", true, net_keys, check_net },
 	{ "usb", false, NULL, NULL },
 	{ "gpu", false, NULL, NULL },
 };
@@ -59,6 +65,13 @@ struct blk_use {
 	bool blkdev;
 	dev_t st_dev;			/* file system, or 0 for a device */
 	ino_t st_ino;			/* inode, or the device number */
+};
+
+/* A net device's MAC, kept until every VM is read: no two may share one. */
+struct net_use {
+	const struct device_cfg *dev;
+	char vm[SC_NAME_MAX + 16];
+	config_setting_t *where;	/* mac, else the device */
 };
 
 /* Reports every key of device group d that its type does not know. */
@@ -451,4 +464,161 @@ scenario_host_probe(struct sc_host *host)
 		if (device_types[i].built)
 			host->devices_built |= 1u << i;
 	}
+}
+
+/*
+ * Parses "xx:xx:xx:xx:xx:xx" (hex digits, either case) into mac.
+ * Returns 0 or -EINVAL.
+ */
+static int
+parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+
+		for (int j = 0; j < 2; j++, s++) {
+			if (!isxdigit((unsigned char)*s))
+				return -EINVAL;
+			v = v * 16 + (unsigned)(isdigit((unsigned char)*s) ?
+			    *s - '0' : (tolower((unsigned char)*s) - 'a' + 10));
+		}
+		mac[i] = (uint8_t)v;
+		if (*s != (i == 5 ? '\0' : ':'))
+			return -EINVAL;
+		s++;
+	}
+	return 0;
+}
+
+void
+scenario_default_mac(const char *vm, const char *id, uint8_t mac[6])
+{
+	/* FNV-1a over "vm/id": stable across runs and builds. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[3] = { vm, "/", id };
+
+	for (int p = 0; p < 3; p++)
+		for (const char *q = parts[p]; *q; q++) {
+			h ^= (uint8_t)*q;
+			h *= 0x100000001b3ull;
+		}
+	/* FNV's last steps hardly reach the high bits: mix them in. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	/* Locally administered, unicast: 0x02 in the first octet. */
+	mac[0] = 0x02;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * (i - 1)));
+}
+
+/* Whether s may name a Linux network interface (and be a tap's name). */
+static bool
+valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SC_IFNAME_MAX || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_.-") == n;
+}
+
+/* Checks the backend key of net device d into dev. */
+static void
+check_net_backend(struct ctx *c, config_setting_t *d, const char *vm,
+    struct device_cfg *dev)
+{
+	config_setting_t *s;
+	const char *val, *name;
+
+	if (!(s = sc_get_string(c, d, "backend", &val))) {
+		if (!config_setting_get_member(d, "backend"))
+			sc_report(c, d, "missing 'backend' in device '%s' of "
+			    "vm %s (\"tap:IFNAME\" or \"switch:NAME\")",
+			    dev->id, vm);
+		return;
+	}
+	if (strncmp(val, "tap:", 4) == 0) {
+		name = val + 4;
+		if (!valid_ifname(name)) {
+			sc_report(c, s, "backend '%s': a tap name is 1-%d "
+			    "characters of A-Z a-z 0-9 _ . -", val,
+			    SC_IFNAME_MAX);
+			return;
+		}
+		dev->backend = NET_BACKEND_TAP;
+	} else if (strncmp(val, "switch:", 7) == 0) {
+		name = val + 7;
+		if (!sc_valid_name(name)) {
+			sc_report(c, s, "backend '%s': a switch name is 1-31 "
+			    "characters of A-Z a-z 0-9 _ -", val);
+			return;
+		}
+		dev->backend = NET_BACKEND_SWITCH;
+	} else {
+		sc_report(c, s, "backend '%s' is not \"tap:IFNAME\" or "
+		    "\"switch:NAME\"", val);
+		return;
+	}
+	snprintf(dev->backend_name, sizeof(dev->backend_name), "%s", name);
+}
+
+/*
+ * Checks the keys of a net device; dev->id is already set.  Its MAC is
+ * remembered for sc_check_net_macs() when the device had no error.
+ */
+static void
+check_net(struct ctx *c, config_setting_t *d, const char *vm,
+    struct device_cfg *dev, int nerrors)
+{
+	struct net_use use = { .dev = dev, .where = d }, *grown;
+	config_setting_t *s;
+	const char *val;
+
+	dev->port_fd = -1;
+	scenario_default_mac(vm, dev->id, dev->mac);
+	if ((s = sc_get_string(c, d, "mac", &val))) {
+		use.where = s;
+		if (parse_mac(val, dev->mac) < 0)
+			sc_report(c, s, "mac '%s' is not six hex bytes such as "
+			    "\"02:00:00:00:00:01\"", val);
+		else if (dev->mac[0] & 1)
+			sc_report(c, s, "mac '%s' is a multicast address", val);
+		else if ((dev->mac[0] | dev->mac[1] | dev->mac[2] |
+		    dev->mac[3] | dev->mac[4] | dev->mac[5]) == 0)
+			sc_report(c, s, "mac '%s' is all zeros", val);
+	}
+	check_net_backend(c, d, vm, dev);
+	if (c->nerrors != nerrors)
+		return;
+	snprintf(use.vm, sizeof(use.vm), "%s", vm);
+	grown = realloc(c->net, ((size_t)c->nnet + 1) * sizeof(*c->net));
+	if (!grown) {
+		c->nomem = true;
+		return;
+	}
+	c->net = grown;
+	c->net[c->nnet++] = use;
+}
+
+/* Across every VM: no two net devices with one MAC. */
+void
+sc_check_net_macs(struct ctx *c)
+{
+	for (int i = 1; i < c->nnet; i++)
+		for (int j = 0; j < i; j++) {
+			const struct net_use *a = &c->net[j], *b = &c->net[i];
+
+			if (memcmp(a->dev->mac, b->dev->mac, 6) != 0)
+				continue;
+			sc_report(c, b->where, "mac %02x:%02x:%02x:%02x:%02x:"
+			    "%02x of device '%s' is also vm %s device '%s' "
+			    "(line %d)", b->dev->mac[0], b->dev->mac[1],
+			    b->dev->mac[2], b->dev->mac[3], b->dev->mac[4],
+			    b->dev->mac[5], b->dev->id, a->vm, a->dev->id,
+			    a->dev->line);
+			break;
+		}
 }

@@ -21,6 +21,7 @@
 #define GiB		(1ULL << 30)
 
 struct blk_use;			/* scenario_dev.c */
+struct net_use;			/* scenario_dev.c */
 
 struct ctx {
 	const char *path;	/* scenario path, as given */
@@ -31,6 +32,8 @@ struct ctx {
 	bool nomem;
 	int nblk;
 	struct blk_use *blk;	/* blk devices that passed their own checks */
+	int nnet;
+	struct net_use *net;	/* net devices, for the MAC check */
 };
 
 /*
@@ -86,5 +89,8 @@ void sc_check_devices(struct ctx *c, config_setting_t *g, const char *vm,
  * sectors of one image unless both are read-only.
  */
 void sc_check_blk_sharing(struct ctx *c);
+
+/* Across every VM: reports net devices that share a MAC. */
+void sc_check_net_macs(struct ctx *c);
 
 #endif

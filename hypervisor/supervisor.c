@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "supervisor.h"
+#include "switches.h"
 
 struct child {
 	const struct vm_cfg *cfg;
@@ -45,12 +46,15 @@ child_failure(const struct child *c, char *buf, size_t len)
 }
 
 static pid_t
-start_vm(const struct vm_cfg *cfg, const sigset_t *old)
+start_vm(const struct scenario *sc, const struct vm_cfg *cfg,
+    const sigset_t *old)
 {
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
+	/* Its own switch ports, none of another VM's. */
+	switches_keep_own(sc, cfg);
 	/* A VM never outlives its supervisor. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
@@ -86,10 +90,30 @@ check_stdio_owner(const struct scenario *sc, const char *only)
 	return 0;
 }
 
-int
-supervisor_run(const struct scenario *sc, const char *only)
+/* Reaps a switch that ended; true if pid was one. */
+static bool
+reap_switch(struct switch_proc *sw, int nsw, pid_t pid, int ws, bool stopping)
 {
+	for (int i = 0; i < nsw; i++) {
+		if (sw[i].pid != pid)
+			continue;
+		sw[i].pid = 0;
+		if (!stopping || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+			log_warnx("switch %s: %s %d", sw[i].name,
+			    WIFSIGNALED(ws) ? "killed by signal" :
+			    "exited with status", WIFSIGNALED(ws) ?
+			    WTERMSIG(ws) : WEXITSTATUS(ws));
+		return true;
+	}
+	return false;
+}
+
+int
+supervisor_run(struct scenario *sc, const char *only)
+{
+	struct switch_proc sw[SWITCH_MAX];
 	struct child *kids;
+	int nsw;
 	struct termios tio;
 	bool have_tio = isatty(STDIN_FILENO) &&
 	    tcgetattr(STDIN_FILENO, &tio) == 0;
@@ -110,12 +134,20 @@ supervisor_run(const struct scenario *sc, const char *only)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		fatalx("signalfd: %s", strerror(errno));
+	/* Switches first: the VM processes inherit their port ends. */
+	if ((nsw = switches_start(sc, only, &old, sw, SWITCH_MAX)) < 0) {
+		switches_close_ports(sc);
+		free(kids);
+		close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
 
 	for (int i = 0; i < sc->nvms; i++) {
 		if (only != NULL && strcmp(sc->vms[i].name, only) != 0)
 			continue;
 		kids[n].cfg = &sc->vms[i];
-		kids[n].pid = start_vm(&sc->vms[i], &old);
+		kids[n].pid = start_vm(sc, &sc->vms[i], &old);
 		if (kids[n].pid < 0) {
 			log_warn("vm %s: fork", sc->vms[i].name);
 			kids[n].pid = 0;
@@ -123,6 +155,7 @@ supervisor_run(const struct scenario *sc, const char *only)
 		}
 		n++;
 	}
+	switches_close_ports(sc);
 	if (n == 0) {
 		log_warnx("%s: no vm named '%s'", sc->path, only);
 		free(kids);
@@ -149,12 +182,25 @@ supervisor_run(const struct scenario *sc, const char *only)
 					kill(kids[i].pid, SIGTERM);
 			continue;
 		}
-		while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+		while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+			if (reap_switch(sw, nsw, pid, ws, false))
+				continue;
 			for (int i = 0; i < n; i++)
 				if (kids[i].pid == pid) {
 					kids[i].pid = 0;
 					kids[i].wstatus = ws;
 				}
+		}
+	}
+	/* The VMs are gone, and with them every port: switches end too. */
+	for (int i = 0; i < nsw; i++) {
+		int ws;
+
+		if (sw[i].pid <= 0)
+			continue;
+		kill(sw[i].pid, SIGTERM);
+		if (waitpid(sw[i].pid, &ws, 0) == sw[i].pid)
+			reap_switch(sw, nsw, sw[i].pid, ws, true);
 	}
 	/* A VM process killed outright leaves the terminal raw. */
 	if (have_tio)

@@ -18,10 +18,11 @@ enum vm_status {
 
 /*
  * Runs the VMs of sc (only the one named only, if not NULL), each in a
- * child process, until all have ended.  Returns 0 when every VM ended
+ * child process, and the switches their net devices use, until all VMs
+ * have ended.  Sets the port_fd of devices on a switch.  Returns 0 when every VM ended
  * cleanly, else 1 after a line per VM that did not.
  */
-int supervisor_run(const struct scenario *sc, const char *only);
+int supervisor_run(struct scenario *sc, const char *only);
 
 /*
  * Body of a VM process: builds and runs the VM of cfg, again after a

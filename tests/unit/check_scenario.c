@@ -269,6 +269,7 @@ static const struct {
 	{ "several", 0 },
 	{ "pinning", 0 },
 	{ "sub/relative", 0 },
+	{ "net", ALL_BUILT },
 }, bad[] = {
 	{ "bad-syntax", 0 },
 	{ "bad-top-level", 0 },
@@ -285,6 +286,7 @@ static const struct {
 	{ "bad-device-unbuilt", 0 },
 	{ "bad-device-type", 0 },
 	{ "bad-device-id", ALL_BUILT },
+	{ "bad-net", ALL_BUILT },
 };
 
 /* Files loaded from tmp, beside the images they name. */
