@@ -19,9 +19,12 @@ modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_pci virtio_blk crc16 mbcache jbd2 crc32c_generic ext4"
 
 # vm NAME CASE DEVICE-SETTINGS [FILL [CMDLINE]]: one VM entry of a scenario.
+# Its vCPUs are pinned: in the emulated test host, nested guests whose
+# vCPU threads wander between the test host's CPUs die of a triple fault
+# far more often (docs/testing.md).
 vm() {
 	cat <<VM
-{ name = "$1"; memory = "256M"; vcpus = 2;
+{ name = "$1"; memory = "256M"; vcpus = 2; cpus = [ 0, 1 ];
   kernel = "$kernel"; initrd = "$initrd";
   cmdline = "console=ttyS0 quiet panic=-1 cupule.test=script cupule.case=$2 cupule.fill=${4:-x} ${5:-}";
   console = "file:$1.log";
@@ -176,6 +179,14 @@ inner() {
 	else
 		work=$(mktemp -d)
 		trap 'rm -rf "$work"' EXIT
+	fi
+	# In the test host, the cases' logs are copied every 10 s to the job
+	# folder, which is seen from outside (live/) while the job runs.
+	if [ -n "${CUPULE_JOB_DIR:-}" ]; then
+		( while sleep 10; do
+			mkdir -p "$CUPULE_JOB_DIR/live"
+			cp -r --no-preserve=all "$work"/*/*.log "$CUPULE_JOB_DIR/live/" 2>/dev/null
+		done ) &
 	fi
 	# A case may be named more than once (to repeat it).
 	for name in $cases; do

@@ -118,6 +118,9 @@ trap 'exit 129' HUP
 	while IFS= read -r var; do
 		echo "export $var=$(printf %q "${!var}")"
 	done < <(compgen -e | grep -E '^(CUPULE_[A-Za-z0-9_]*|TERM)$' || true)
+	# The job folder is seen from outside while the job runs: scripts
+	# may keep their work there to be looked at live.
+	echo "export CUPULE_JOB_DIR=$(printf %q "$job")"
 	printf '%q ' exec "${cmd[@]}"
 	echo
 } >"$job/job.sh"
@@ -141,8 +144,8 @@ batch() {
 	return "${PIPESTATUS[0]}"
 }
 # The emulated test host's own kernel is not ours to fix: when it panics
-# (seen now and then under QEMU's emulator, in the test host's kernel,
-# with nothing of cupule on the stack), the run is void.  Say so, with the
+# or resets (seen now and then under QEMU's emulator, with nothing of
+# cupule on the kernel's stack), the run is void.  Say so, with the
 # panic line, and boot it again, up to CUPULE_TESTHOST_RETRIES times
 # (default 2).  A script that failed on its own is never retried.
 retries=${CUPULE_TESTHOST_RETRIES:-2}
@@ -159,10 +162,17 @@ while :; do
 	fi
 	wait $! || status=$?
 	qemu_done=true
+	# No rc from the job: a panic, or (QEMU status 0 with -no-reboot)
+	# the test host reset itself, its kernel silent.
 	[ ! -f "$job/rc" ] && ! $interactive && [ "$retries" -gt 0 ] &&
-		grep -aq "Kernel panic - not syncing" "$log" || break
-	echo "run-in-host: the test host's kernel panicked, void run:" \
-		"$(grep -a -m1 "Kernel panic" "$log" | sed 's/^\[[ 0-9.]*\] //')" >&2
+		{ grep -aq "Kernel panic - not syncing" "$log" || [ "$status" -eq 0 ]; } ||
+		break
+	if grep -aq "Kernel panic - not syncing" "$log"; then
+		echo "run-in-host: the test host's kernel panicked, void run:" \
+			"$(grep -a -m1 "Kernel panic" "$log" | sed 's/^\[[ 0-9.]*\] //')" >&2
+	else
+		echo "run-in-host: the test host reset itself before $name finished, void run" >&2
+	fi
 	cp "$log" "$state/$name.panic.log"
 	echo "run-in-host: (console kept in $state/$name.panic.log), booting it again" >&2
 	retries=$((retries - 1))
