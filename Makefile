@@ -50,7 +50,7 @@ PROGS	:= $(BUILD)/bin/cupule $(BUILD)/bin/cupule-blk
 PROGS	+= $(BUILD)/bin/cupule-switch
 PROGS	+= $(BUILD)/bin/cupule-net
 
-.PHONY: all tests check check-unit check-kvm check-san check-e2e check-blk demo bench clean deps
+.PHONY: all tests check check-unit check-kvm check-san check-e2e check-blk check-net demo bench clean deps
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: %.c
@@ -134,6 +134,9 @@ check-e2e: all
 # One end-to-end script by itself.
 check-blk: all
 	tests/run.sh e2e-blk
+# Not in check yet: see the XXX in tests/run.sh.
+check-net: all
+	tests/run.sh e2e-net
 
 demo: deps
 	$(MAKE) all

@@ -95,7 +95,11 @@ for what in "$@"; do
 	e2e) run_e2e boot blk ;;
 	e2e-boot) run_e2e boot ;;
 	e2e-blk) run_e2e blk ;;
-	*) echo "usage: $0 [unit|kvm|san|fuzz|e2e|e2e-boot|e2e-blk]..." >&2; exit 2 ;;
+	# XXX not in make check yet: in the emulated test host, guests die
+	# (triple fault) or the test host itself panics during the 100 MiB
+	# TCP transfers; see docs/testing.md.
+	e2e-net) run_e2e net ;;
+	*) echo "usage: $0 [unit|kvm|san|fuzz|e2e|e2e-boot|e2e-blk|e2e-net]..." >&2; exit 2 ;;
 	esac
 done
 

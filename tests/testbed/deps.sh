@@ -10,6 +10,7 @@ packages=(
 	gcc make pkg-config libconfig-dev check libsubunit-dev libevent-dev
 	libseccomp-dev qemu-system-x86 busybox-static cpio xz-utils zstd
 	acpica-tools kmod binutils liburing-dev clang libclang-rt-14-dev
+	iproute2 python3 iperf3
 )
 
 missing=()

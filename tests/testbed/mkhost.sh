@@ -21,7 +21,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$repo/.cache/testhost.cpio.gz
 busybox=/bin/busybox
 modules="irqbypass kvm ccp kvm-amd virtio_ring virtio virtio_pci_modern_dev
-	virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+	virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p tun"
 
 kmods=$("$repo/tests/testbed/fetch-kernel.sh" | tail -n 1)
 mkdir -p "$repo/.cache"

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# The guest half of tests/e2e/net.sh, run as /test.sh by the guest's init
+# (cupule.test=script).  Arguments come on the kernel command line:
+# cupule.case= (tap, sender, receiver), cupule.ip= (this guest's address
+# in a /24), cupule.peer= (the other end), cupule.mac= (the MAC the
+# scenario gave).  Each case prints "CUPULE-GUEST: <case> ok" when
+# everything it checked held.
+. /load-modules
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	cupule.case=*) case_=${arg#cupule.case=} ;;
+	cupule.ip=*) ip=${arg#cupule.ip=} ;;
+	cupule.peer=*) peer=${arg#cupule.peer=} ;;
+	cupule.mac=*) mac=${arg#cupule.mac=} ;;
+	esac
+done
+say() { echo "CUPULE-GUEST: $*"; }
+fail() { say "$case_ failed: $*"; exit 1; }
+
+[ -d /sys/class/net/eth0 ] || fail "no eth0"
+got=$(cat /sys/class/net/eth0/address)
+[ "$got" = "$mac" ] || fail "eth0 has MAC $got, the scenario said $mac"
+say "mac $got"
+ip link set lo up
+ip link set eth0 up || fail "link up"
+ip addr add "$ip/24" dev eth0 || fail "address"
+
+# wait_peer: ping until the peer answers (it may still be booting).
+wait_peer() {
+	i=0
+	until ping -c 1 -W 1 "$peer" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 120 ] || fail "$peer never answered a ping"
+	done
+}
+
+# stream: 100 MiB, 100 times the same random MiB.
+dd if=/dev/urandom of=/tmp/mib bs=1M count=1 2>/dev/null
+stream() {
+	i=0
+	while [ $i -lt 100 ]; do
+		cat /tmp/mib
+		i=$((i + 1))
+	done
+}
+
+case $case_ in
+tap | sender)
+	wait_peer
+	ping -c 3 "$peer" >/tmp/ping || fail "ping $peer"
+	say "ping: $(grep -o '[0-9]* packets received' /tmp/ping)"
+	say "sent md5 $(stream | md5sum | cut -d' ' -f1)"
+	# The peer listens on port 5001 (the test host, or the receiver).
+	i=0
+	until stream | nc "$peer" 5001; do
+		i=$((i + 1))
+		[ $i -lt 30 ] || fail "no TCP connection to $peer:5001"
+		sleep 1
+	done
+	say "$case_ ok" ;;
+receiver)
+	# Listen first: the sender connects as soon as it can.  The md5 of
+	# what arrives, without keeping 100 MiB in memory.
+	( nc -l -p 5001 | md5sum | cut -d' ' -f1 >/tmp/sum ) &
+	wait_peer
+	ping -c 3 "$peer" >/tmp/ping || fail "ping $peer"
+	say "ping: $(grep -o '[0-9]* packets received' /tmp/ping)"
+	wait
+	say "recv md5 $(cat /tmp/sum)"
+	say "receiver ok" ;;
+*)
+	fail "unknown case" ;;
+esac
