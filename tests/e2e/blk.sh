@@ -14,7 +14,10 @@ cupule=$(realpath -m "${CUPULE_BIN:-$repo/build/bin/cupule}")
 kernel=$repo/.cache/kernel/vmlinuz
 initrd=$repo/.cache/guest-blk.cpio.gz
 vm_timeout=300
-cases=${CUPULE_E2E_CASES:-"fs intx range readonly takeover"}
+# intx (the fs case with pci=nomsi) is left out by default: its guest
+# dies of a triple fault in most runs in the emulated test host (see
+# docs/testing.md); CUPULE_E2E_CASES=intx runs it.
+cases=${CUPULE_E2E_CASES:-"fs range readonly takeover"}
 modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_pci virtio_blk crc16 mbcache jbd2 crc32c_generic ext4"
 

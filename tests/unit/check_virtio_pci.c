@@ -700,6 +700,32 @@ START_TEST(isr_read_clears)
 }
 END_TEST
 
+/* The guest's EOI (KVM's resample eventfd) asserts INTx again only
+ * while the ISR still holds a reason, and never with MSI-X on. */
+START_TEST(intx_resample)
+{
+	ck_assert(!virtio_intx_resample(st, rec_fire, NULL));
+	ck_assert_uint_eq(intx_fires, 0);
+	virtio_raise(st, 0, rec_fire, NULL);
+	ck_assert_uint_eq(intx_fires, 1);
+	/* EOI before the handler read the ISR: the line comes back. */
+	ck_assert(virtio_intx_resample(st, rec_fire, NULL));
+	ck_assert_uint_eq(intx_fires, 2);
+	/* The handler read it: the line stays down. */
+	ck_assert_uint_eq(isr_read(0, 1), 0x1);
+	ck_assert(!virtio_intx_resample(st, rec_fire, NULL));
+	ck_assert_uint_eq(intx_fires, 2);
+	/* A config change pending is a reason too. */
+	virtio_raise_config(st, rec_fire, NULL);
+	ck_assert(virtio_intx_resample(st, rec_fire, NULL));
+	ck_assert_uint_eq(intx_fires, 4);
+	/* With MSI-X enabled the line is not used at all. */
+	virtio_msix_control(st, 0x8000, rec_fire, NULL);
+	ck_assert(!virtio_intx_resample(st, rec_fire, NULL));
+	ck_assert_uint_eq(intx_fires, 4);
+}
+END_TEST
+
 START_TEST(isr_latch_replay)
 {
 	virtio_raise(st, 0, rec_fire, NULL);
@@ -1455,6 +1481,7 @@ virtio_pci_suite(void)
 	tcase_add_test(tc, queue_enable);
 	tcase_add_test(tc, bad_accesses);
 	tcase_add_test(tc, isr_read_clears);
+	tcase_add_test(tc, intx_resample);
 	tcase_add_test(tc, isr_latch_replay);
 	tcase_add_test(tc, isr_latch_crash_before_clear);
 	tcase_add_test(tc, isr_latch_forgotten);
