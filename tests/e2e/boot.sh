@@ -50,9 +50,12 @@ run_cupule() {
 	fi
 }
 
-# marker DIR NAME: the value of "CUPULE-GUEST: NAME=..." on the console.
+# marker DIR NAME: the value of "CUPULE-GUEST: NAME=..." on the console,
+# without a kernel line the console may have printed into the middle of
+# it ("cpus=2[   26.57] reboot: Power down").
 marker() {
-	sed -n "/CUPULE-GUEST: $2=/{s/^.*CUPULE-GUEST: $2=//p;q}" "$1/console.txt"
+	sed -n "/CUPULE-GUEST: $2=/{s/^.*CUPULE-GUEST: $2=//;s/\[ *[0-9][0-9]*\.[0-9]*\].*//p;q}" \
+		"$1/console.txt"
 }
 
 guest_booted() {

@@ -56,6 +56,11 @@ echo "CUPULE-GUEST: cpus=$cpus"
 echo "CUPULE-GUEST: memkb=$memkb"
 echo "CUPULE-GUEST: pci=$pci"
 
+# The console is interrupt-driven, one exit per byte: what was echoed may
+# still be queued when the kernel prints its last line directly, which
+# would land in the middle of it.  Give the queue a moment to drain.
+settle() { sleep 1; }
+
 # Arguments with a dot are kept from init's argv: read them here.
 test=poweroff
 read -r cmdline </proc/cmdline
@@ -64,6 +69,7 @@ for arg in $cmdline; do
 done
 case $test in
 reboot)
+	settle
 	reboot -f ;;
 shell)
 	echo
@@ -74,8 +80,10 @@ shell)
 	poweroff -f ;;
 script)
 	[ -f /test.sh ] && sh /test.sh
+	settle
 	poweroff -f ;;
 poweroff)
+	settle
 	poweroff -f ;;
 *)
 	echo "CUPULE-GUEST: unknown cupule.test=$test, powering off"
