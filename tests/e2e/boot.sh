@@ -54,7 +54,7 @@ run_cupule() {
 # without a kernel line the console may have printed into the middle of
 # it ("cpus=2[   26.57] reboot: Power down").
 marker() {
-	sed -n "/CUPULE-GUEST: $2=/{s/^.*CUPULE-GUEST: $2=//;s/\[ *[0-9][0-9]*\.[0-9]*\].*//p;q}" \
+	sed -n "/CUPULE-GUEST: $2=/{s/^.*CUPULE-GUEST: $2=//;s/\[ *[0-9][0-9]*\.[0-9]*\].*//;p;q}" \
 		"$1/console.txt"
 }
 
