@@ -131,7 +131,7 @@ check-san:
 check-e2e: all
 	tests/run.sh e2e
 
-# One end-to-end script by itself.
+# Not in check for now: see the XXX in tests/run.sh.
 check-blk: all
 	tests/run.sh e2e-blk
 # Not in check yet: see the XXX in tests/run.sh.

@@ -92,7 +92,11 @@ for what in "$@"; do
 	# the sanitizer build runs the unit suites only.
 	san) run_unit build/san "(ASan+UBSan)" ;;
 	fuzz) run_fuzz ;;
-	e2e) run_e2e boot blk ;;
+	e2e) run_e2e boot ;;
+	# XXX the blk end-to-end test runs by itself (make check-blk): in the
+	# emulated test host its guests still die (triple fault, or a hang
+	# early in boot) or the test host panics too often for a gate, even
+	# pinned and with void runs retried; see docs/testing.md.
 	e2e-boot) run_e2e boot ;;
 	e2e-blk) run_e2e blk ;;
 	# XXX not in make check yet: in the emulated test host, guests die
