@@ -138,13 +138,25 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2
 # QEMU runs in the background so that a signal to this script runs the
 # trap at once, and the trap stops QEMU.
 batch() {
+	local watch
+	# A test host whose own kernel reports a CPU stuck for 100 s or more
+	# is not coming back: stop it now rather than at the timeout.
+	( while sleep 10; do
+		if grep -Eaq 'soft lockup - CPU#[0-9]+ stuck for [0-9]{3,}s' "$log" 2>/dev/null; then
+			kill "$(cat "$job/qemu.pid" 2>/dev/null)" 2>/dev/null
+			break
+		fi
+	done ) &
+	watch=$!
 	"${timeout_cmd[@]}" "${qemu[@]}" -serial stdio </dev/null 2>&1 |
 		sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\r*$//' |
 		tee "$log"
-	return "${PIPESTATUS[0]}"
+	set -- "${PIPESTATUS[0]}"
+	kill "$watch" 2>/dev/null || true
+	return "$1"
 }
-# The emulated test host's own kernel is not ours to fix: when it panics
-# or resets (seen now and then under QEMU's emulator, with nothing of
+# The emulated test host's own kernel is not ours to fix: when it panics,
+# locks up or resets (seen now and then under QEMU's emulator, with nothing of
 # cupule on the kernel's stack), the run is void.  Say so, with the
 # panic line, and boot it again, up to CUPULE_TESTHOST_RETRIES times
 # (default 2).  A script that failed on its own is never retried.
@@ -165,11 +177,14 @@ while :; do
 	# No rc from the job: a panic, or (QEMU status 0 with -no-reboot)
 	# the test host reset itself, its kernel silent.
 	[ ! -f "$job/rc" ] && ! $interactive && [ "$retries" -gt 0 ] &&
-		{ grep -aq "Kernel panic - not syncing" "$log" || [ "$status" -eq 0 ]; } ||
-		break
+		{ grep -Eaq "Kernel panic - not syncing|soft lockup - CPU" "$log" ||
+		[ "$status" -eq 0 ]; } || break
 	if grep -aq "Kernel panic - not syncing" "$log"; then
 		echo "run-in-host: the test host's kernel panicked, void run:" \
 			"$(grep -a -m1 "Kernel panic" "$log" | sed 's/^\[[ 0-9.]*\] //')" >&2
+	elif grep -aq "soft lockup - CPU" "$log"; then
+		echo "run-in-host: the test host's kernel locked up, void run:" \
+			"$(grep -a "soft lockup" "$log" | tail -n 1 | sed 's/^\[[ 0-9.]*\] //')" >&2
 	else
 		echo "run-in-host: the test host reset itself before $name finished, void run" >&2
 	fi
