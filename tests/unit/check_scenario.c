@@ -810,8 +810,10 @@ START_TEST(test_real_host)
 	ck_assert_uint_ge(host.memory, 64ULL << 20);
 	ck_assert_int_ge(host.ncpus, 1);
 	ck_assert_int_eq(host.ncpus, (int)sysconf(_SC_NPROCESSORS_CONF));
-	/* blk is the only mediator built so far. */
-	ck_assert_uint_eq(host.devices_built, 1u << scenario_device_type("blk"));
+	/* blk and net are the mediators built so far. */
+	ck_assert_uint_eq(host.devices_built,
+	    1u << scenario_device_type("blk") |
+	    1u << scenario_device_type("net"));
 
 	snprintf(path, sizeof(path), "%s/minimal.cfg", dir);
 	ck_assert_int_eq(load(path, NULL, &sc, &errs), 0);
@@ -819,15 +821,19 @@ START_TEST(test_real_host)
 	free(errs);
 	scenario_free(&sc);
 
-	/* blk gets checked (its image is not there); the rest refused. */
+	/*
+	 * blk and net get checked (the image is not there, the net device
+	 * has no backend); usb and gpu are refused.
+	 */
 	snprintf(path, sizeof(path), "%s/bad-device-unbuilt.cfg", dir);
 	ck_assert_int_eq(load(path, NULL, &sc, &errs), -EINVAL);
 	ck_assert_ptr_null(strstr(errs, "device type 'blk'"));
 	snprintf(want, sizeof(want), "%s:5: image '%s/ivi.img': No such file "
 	    "or directory\n", path, dir);
 	ck_assert_ptr_nonnull(strstr(errs, want));
-	ck_assert_ptr_nonnull(strstr(errs, "device type 'net': its mediator "
-	    "is not built yet"));
+	ck_assert_ptr_null(strstr(errs, "device type 'net'"));
+	ck_assert_ptr_nonnull(strstr(errs, ":6: missing 'backend' in device "
+	    "'net0' of vm 'ivi'"));
 	ck_assert_ptr_nonnull(strstr(errs, "device type 'usb': its mediator "
 	    "is not built yet"));
 	ck_assert_ptr_nonnull(strstr(errs, "device type 'gpu': its mediator "
