@@ -201,56 +201,6 @@ blk_arg(struct med *m, void *dev, const char *arg)
 	return 0;
 }
 
-/* One eventfd handed to the VM process with a request. */
-static int
-blk_eventfd_call(struct blkdev *d, uint32_t type, const void *p, size_t len,
-    int *fd_out)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = med_call(d->m, type, p, len, &fd, 1);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-/*
- * INTx, for guests without MSI-X: a level-triggered line through an
- * irqfd with a resample eventfd, which KVM signals when the guest has
- * acknowledged the interrupt; the line is raised again if the ISR still
- * has a reason (virtio_intx_resample).
- */
-static int
-blk_intx(struct blkdev *d)
-{
-	struct ctl_irqfd irq = { .kind = CTL_IRQ_INTX, .vector = 0,
-	    .flags = CTL_IRQFD_RESAMPLE };
-	int fds[2], ret;
-
-	fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fds[0] < 0 || fds[1] < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if ((ret = med_call(d->m, CTL_IRQFD, &irq, sizeof(irq), fds, 2)) < 0)
-		goto fail;
-	d->intx_fd = fds[0];
-	d->resample_fd = fds[1];
-	return 0;
-fail:
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	return ret;
-}
-
 static void
 on_resample(evutil_socket_t fd, short what, void *arg)
 {
@@ -288,7 +238,7 @@ blk_declare(struct blkdev *d)
 	}
 	if ((ret = med_call(d->m, CTL_DEVICE, &dev, sizeof(dev), NULL, 0)) < 0)
 		return ret;
-	if ((ret = blk_eventfd_call(d, CTL_IOEVENTFD, &io, sizeof(io),
+	if ((ret = med_eventfd_call(d->m, CTL_IOEVENTFD, &io, sizeof(io),
 	    &d->notify_fd)) < 0)
 		return ret;
 	d->nirq = d->s->msix_vectors;
@@ -296,11 +246,12 @@ blk_declare(struct blkdev *d)
 		struct ctl_irqfd irq = { .kind = CTL_IRQ_MSIX,
 		    .vector = (uint32_t)v };
 
-		if ((ret = blk_eventfd_call(d, CTL_IRQFD, &irq, sizeof(irq),
+		if ((ret = med_eventfd_call(d->m, CTL_IRQFD, &irq, sizeof(irq),
 		    &d->irq_fd[v])) < 0)
 			return ret;
 	}
-	return blk_intx(d);
+	/* INTx, for guests without MSI-X (see virtio_intx_resample). */
+	return med_intx_irqfd(d->m, &d->intx_fd, &d->resample_fd);
 }
 
 static int

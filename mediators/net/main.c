@@ -796,51 +796,6 @@ backend_check(struct netdev *d)
 	return 0;
 }
 
-/* One eventfd handed to the VM process with a request. */
-static int
-eventfd_call(struct netdev *d, uint32_t type, const void *p, size_t len,
-    int *fd_out)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = med_call(d->m, type, p, len, &fd, 1);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-/* INTx for guests without MSI-X: a level line with a resample eventfd. */
-static int
-net_intx(struct netdev *d)
-{
-	struct ctl_irqfd irq = { .kind = CTL_IRQ_INTX, .vector = 0,
-	    .flags = CTL_IRQFD_RESAMPLE };
-	int fds[2], ret;
-
-	fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fds[0] < 0 || fds[1] < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if ((ret = med_call(d->m, CTL_IRQFD, &irq, sizeof(irq), fds, 2)) < 0)
-		goto fail;
-	d->intx_fd = fds[0];
-	d->resample_fd = fds[1];
-	return 0;
-fail:
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	return ret;
-}
-
 /* Describes the PCI function, asks for the notify and irq eventfds. */
 static int
 net_declare(struct netdev *d)
@@ -870,7 +825,7 @@ net_declare(struct netdev *d)
 		struct ctl_ioeventfd io = { .index = 0,
 		    .offset = VIRTIO_NOTIFY_OFF + q * VIRTIO_NOTIFY_MULT };
 
-		if ((ret = eventfd_call(d, CTL_IOEVENTFD, &io, sizeof(io),
+		if ((ret = med_eventfd_call(d->m, CTL_IOEVENTFD, &io, sizeof(io),
 		    &d->kick[q].fd)) < 0)
 			return ret;
 	}
@@ -879,11 +834,12 @@ net_declare(struct netdev *d)
 		struct ctl_irqfd irq = { .kind = CTL_IRQ_MSIX,
 		    .vector = (uint32_t)v };
 
-		if ((ret = eventfd_call(d, CTL_IRQFD, &irq, sizeof(irq),
+		if ((ret = med_eventfd_call(d->m, CTL_IRQFD, &irq, sizeof(irq),
 		    &d->irq_fd[v])) < 0)
 			return ret;
 	}
-	return net_intx(d);
+	/* INTx, for guests without MSI-X (see virtio_intx_resample). */
+	return med_intx_irqfd(d->m, &d->intx_fd, &d->resample_fd);
 }
 
 /*

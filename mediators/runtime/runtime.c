@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -72,6 +73,46 @@ med_call(struct med *m, uint32_t type, const void *payload, size_t len,
 	if (msg.hdr.id != id)
 		return -EPROTO;
 	return res.error;
+}
+
+int
+med_eventfd_call(struct med *m, uint32_t type, const void *p, size_t len,
+    int *fd_out)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
+
+	if (fd < 0)
+		return -errno;
+	if ((ret = med_call(m, type, p, len, &fd, 1)) < 0) {
+		close(fd);
+		return ret;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int
+med_intx_irqfd(struct med *m, int *irq_fd, int *resample_fd)
+{
+	struct ctl_irqfd irq = { .kind = CTL_IRQ_INTX, .vector = 0,
+	    .flags = CTL_IRQFD_RESAMPLE };
+	int fds[2], ret = 0;
+
+	fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fds[0] >= 0 && fds[1] >= 0 &&
+	    (ret = med_call(m, CTL_IRQFD, &irq, sizeof(irq), fds, 2)) == 0) {
+		*irq_fd = fds[0];
+		*resample_fd = fds[1];
+		return 0;
+	}
+	if (fds[0] < 0 || fds[1] < 0)
+		ret = -errno;
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	return ret;
 }
 
 static int

@@ -93,4 +93,19 @@ void med_log(const struct med *m, const char *fmt, ...)
 /* Stops the event loop; med_main returns status. */
 void med_exit(struct med *m, int status);
 
+/*
+ * Makes a non-blocking eventfd, hands it to the VM process with request
+ * type (IOEVENTFD or IRQFD, payload p of len bytes) and stores it in
+ * *fd_out once the VM process accepted it.  Returns 0 or -errno.
+ */
+int med_eventfd_call(struct med *m, uint32_t type, const void *p, size_t len,
+    int *fd_out);
+
+/*
+ * Asks for the INTx line of the function: a level-triggered irqfd with a
+ * resample eventfd, which KVM signals when the guest acknowledged the
+ * interrupt.  Stores both fds.  Returns 0 or -errno.
+ */
+int med_intx_irqfd(struct med *m, int *irq_fd, int *resample_fd);
+
 #endif
