@@ -44,7 +44,7 @@ UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 KVM_GUESTS := $(wildcard tests/kvm/guests/*.S)
 KVM_BLOBS := $(KVM_GUESTS:tests/kvm/guests/%.S=$(BUILD)/tests/guests/%.bin)
-KVM_BINS := $(BUILD)/tests/check_kvm
+KVM_BINS := $(BUILD)/tests/check_kvm $(BUILD)/tests/check_supervise
 
 PROGS	:= $(BUILD)/bin/cupule $(BUILD)/bin/cupule-blk
 PROGS	+= $(BUILD)/bin/cupule-switch
@@ -109,6 +109,11 @@ $(BUILD)/tests/guests/%.bin: tests/kvm/guests/%.S
 $(BUILD)/tests/check_kvm: $(BUILD)/obj/tests/kvm/check_kvm.o $(HV_LIB) $(KVM_BLOBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/kvm/check_kvm.o $(HV_LIB) $(IPC_LIB) $(LIBS) $(CHECK_LIBS)
+
+# A real cupule-blk under a VM on /dev/kvm: the supervisor at work.
+$(BUILD)/tests/check_supervise: $(BUILD)/obj/tests/kvm/check_supervise.o $(HV_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/kvm/check_supervise.o $(HV_LIB) $(VIRTIO_LIB) $(IPC_LIB) $(LIBS) $(CHECK_LIBS)
 
 tests: all $(UNIT_BINS) $(KVM_BINS)
 

@@ -20,13 +20,10 @@
 #include "ctl.h"
 #include "layout.h"
 #include "log.h"
-#include "mediator.h"
+#include "mediator_int.h"
 #include "virtio_pci.h"
 #include "vm.h"
 
-#define MED_CTL_FD	3	/* the mediator finds its channel here */
-#define MED_BACKEND_FD	4	/* and its backend (image, tap) here */
-#define MED_START_MS	20000	/* generous: test hosts are emulated */
 
 /* Per-type preparation: the backend fd and the mediator's arguments. */
 struct med_type {
@@ -151,14 +148,27 @@ med_type_find(const char *type)
 	return NULL;
 }
 
+static char med_dir[PATH_MAX];
+
+void
+mediator_set_dir(const char *dir)
+{
+	snprintf(med_dir, sizeof(med_dir), "%s", dir ? dir : "");
+}
+
 /* Mediator binaries live beside the cupule binary. */
 int
 mediator_exe_path(const char *exe, char *buf, size_t len)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ssize_t n;
 
-	if (n < 0)
+	if (med_dir[0] != '\0') {
+		if ((size_t)snprintf(buf, len, "%s/%s", med_dir, exe) >= len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
 		return -errno;
 	self[n] = '\0';
 	if ((size_t)snprintf(buf, len, "%s/%s", dirname(self), exe) >= len)
@@ -167,8 +177,50 @@ mediator_exe_path(const char *exe, char *buf, size_t len)
 }
 
 /*
+ * The device is down: the VM process answers what it can without the
+ * mediator.  Configuration space from the function's template; BAR0 of
+ * a virtio device from the shared state, whose status now carries
+ * DEVICE_NEEDS_RESET; all ones for anything else.  Writes go nowhere:
+ * the driver must reset the device once it is back.
+ */
+static uint64_t
+med_local(struct mediator *m, uint8_t type, uint8_t index, uint64_t addr,
+    unsigned size, bool is_write)
+{
+	uint64_t v = 0, ones = size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+	struct virtio_state *s = m->vstate;
+	struct virtio_dev_ops ops = { .name = "down" };
+	struct virtio_dev d = { .ops = &ops, .fire = med_fire,
+	    .fire_opaque = m };
+	int slot = vm_current_vcpu();
+
+	if (is_write)
+		return 0;
+	if (type == IOREQ_PCI_CFG) {
+		if (addr + size > sizeof(m->template))
+			return ones;
+		memcpy(&v, m->template + addr, size);
+		return v;
+	}
+	if (s == NULL || index != 0 || slot < 0)
+		return ones;
+	/* The header is the mediator's: bound it before use. */
+	ops.device_id = s->device_id;
+	ops.num_queues = s->num_queues;
+	ops.max_queue_size = s->max_queue_size;
+	ops.config_len = s->config_len;
+	if (ops.num_queues == 0 || ops.num_queues > VIRTIO_MAX_QUEUES ||
+	    ops.config_len > VIRTIO_CFG_MAX)
+		return ones;
+	if (virtio_pci_read(s, &d, addr, size, (unsigned)slot, 0, &v) < 0)
+		return ones;
+	return v;
+}
+
+/*
  * Sends one access down the ring from this vCPU's slot and waits for the
- * answer.  A mediator that is gone reads as all ones.
+ * answer.  No vCPU waits on a dead mediator longer than the supervisor's
+ * stall_ms: past it the device is down and the request is answered here.
  */
 static uint64_t
 med_forward(struct mediator *m, uint8_t type, uint8_t index, uint64_t addr,
@@ -182,21 +234,28 @@ med_forward(struct mediator *m, uint8_t type, uint8_t index, uint64_t addr,
 	int slot = vm_current_vcpu(), ret;
 	uint64_t val = ~0ULL;
 
-	if (slot < 0 || m->dead)
+	if (slot < 0)
 		return val;
+	if (__atomic_load_n(&m->down, __ATOMIC_SEQ_CST))
+		return med_local(m, type, index, addr, size, is_write);
 	ret = ioreq_submit(&m->ring, (unsigned)slot, &r);
 	if (ret < 0) {
 		log_warnx("%s: ioreq_submit: %s", m->name, strerror(-ret));
 		return val;
 	}
 	/*
-	 * XXX a mediator that dies now leaves this vCPU waiting until a
-	 * new one attaches; bounding that wait is the supervisor's job.
+	 * Went down between our look and the submit: the supervisor may
+	 * have abandoned every slot before ours was PENDING.  Whoever of us
+	 * moves the slot first answers it; the other finds nothing to do.
 	 */
+	if (__atomic_load_n(&m->down, __ATOMIC_SEQ_CST))
+		ioreq_abandon(&m->ring, (unsigned)slot);
 	do {
 		ret = ioreq_wait_complete(&m->ring, (unsigned)slot, m->spin_ns,
 		    &val);
 	} while (ret == -EINTR && vm_running(m->vm));
+	if (ret == -ECANCELED)
+		return med_local(m, type, index, addr, size, is_write);
 	return ret == 0 ? val : ~0ULL;
 }
 
@@ -214,8 +273,7 @@ med_bar_io(void *opaque, uint64_t off, uint8_t *data, unsigned size,
 		memcpy(data, &v, size);
 }
 
-/* Raises MSI-X vector v (virtio_fire_fn) through its irqfd. */
-static void
+void
 med_fire(void *opaque, uint16_t v)
 {
 	struct mediator *m = opaque;
@@ -544,11 +602,7 @@ med_on_msix_route(struct mediator *m, const struct ctl_msg *msg)
 	return -ENOENT;
 }
 
-/*
- * Serves one control message from the mediator.  Returns 1 when it was
- * READY, 0 for any other message, -errno when the channel broke.
- */
-static int
+int
 med_serve_one(struct mediator *m)
 {
 	struct ctl_msg msg;
@@ -559,6 +613,24 @@ med_serve_one(struct mediator *m)
 	ret = ctl_recv(m->ctl, &msg);
 	if (ret < 0)
 		return ret;
+	/* Each new process first says who it is and what it speaks. */
+	if (!m->hello) {
+		struct ctl_hello hello;
+
+		ret = ctl_get_hello(&msg, &hello);
+		ctl_msg_close(&msg);
+		if (ret < 0 || hello.role != CTL_ROLE_MEDIATOR)
+			return -EPROTO;
+		if (hello.version != CTL_VERSION || hello.ring_version !=
+		    IOREQ_VERSION) {
+			log_warnx("%s: mediator speaks control %u ring %u, "
+			    "this cupule %u and %u", m->name, hello.version,
+			    hello.ring_version, CTL_VERSION, IOREQ_VERSION);
+			return -EPROTO;
+		}
+		m->hello = true;
+		return 0;
+	}
 	switch (msg.hdr.type) {
 	case CTL_READY:
 		ctl_msg_close(&msg);
@@ -596,184 +668,6 @@ med_serve_one(struct mediator *m)
 	return ret < 0 ? ret : 0;
 }
 
-static int med_spawn(struct mediator *m);
-static void med_watch(struct vm *vm, void *opaque);
-
-/*
- * The mediator's process is gone: start a new one on the same ring,
- * state area and backend.  Requests the guest made meanwhile wait in
- * the ring and are served by the new process.
- */
-static void
-med_restart(struct mediator *m)
-{
-	int status = 0, ret;
-
-	vm_unwatch(m->vm, m->ctl);
-	close(m->ctl);
-	m->ctl = -1;
-	if (m->pid > 0 && waitpid(m->pid, &status, 0) == m->pid)
-		log_warnx("%s: mediator pid %d %s %d", m->name, (int)m->pid,
-		    WIFSIGNALED(status) ? "killed by signal" : "exited with",
-		    WIFSIGNALED(status) ? WTERMSIG(status) :
-		    WEXITSTATUS(status));
-	m->pid = 0;
-	if (!vm_running(m->vm))
-		return;
-	if (m->restarts >= MED_MAX_RESTARTS) {
-		log_warnx("%s: restarted %u times, giving up", m->name,
-		    m->restarts);
-		m->dead = true;
-		return;
-	}
-	m->restarts++;
-	ret = med_spawn(m);
-	if (ret < 0 || (ret = vm_watch(m->vm, m->ctl, med_watch, m)) < 0) {
-		log_warnx("%s: restart failed: %s", m->name, strerror(-ret));
-		m->dead = true;
-		return;
-	}
-	log_warnx("%s: mediator restarted as pid %d", m->name, (int)m->pid);
-}
-
-/* Main-thread watch: requests the mediator sends while the VM runs. */
-static void
-med_watch(struct vm *vm, void *opaque)
-{
-	struct mediator *m = opaque;
-	int ret = med_serve_one(m);
-
-	(void)vm;
-	if (ret < 0)
-		med_restart(m);
-}
-
-static int
-med_attach(struct mediator *m)
-{
-	struct vm *vm = m->vm;
-	struct ctl_hello hello = { .version = CTL_VERSION,
-	    .role = CTL_ROLE_VM, .ring_version = IOREQ_VERSION };
-	struct ctl_attach at = { .nslots = m->ring.nslots, .nregions = 1 };
-	struct ctl_attach_state st = { .size = MED_STATE_SIZE };
-	int fds[3] = { m->ring.memfd, m->ring.kick_fd, vm->mem_fd };
-	int ret;
-
-	snprintf(hello.name, sizeof(hello.name), "%s", vm->name);
-	at.region[0] = (struct ctl_mem_region){ .gpa = 0,
-	    .size = vm->mem.low, .offset = 0, .fd_index = 2 };
-	if (vm->mem.size > vm->mem.low) {
-		at.region[1] = (struct ctl_mem_region){ .gpa = GUEST_4G,
-		    .size = vm->mem.size - vm->mem.low, .offset = vm->mem.low,
-		    .fd_index = 2 };
-		at.nregions = 2;
-	}
-	if ((ret = ctl_send(m->ctl, CTL_HELLO, m->next_id++, &hello,
-	    sizeof(hello), NULL, 0)) < 0 ||
-	    (ret = ctl_send(m->ctl, CTL_ATTACH, m->next_id++, &at, sizeof(at),
-	    fds, 3)) < 0 ||
-	    (ret = ctl_send(m->ctl, CTL_ATTACH_STATE, m->next_id++, &st,
-	    sizeof(st), &m->state_fd, 1)) < 0)
-		return ret;
-	for (unsigned first = 0; first < m->ring.nslots; first += CTL_MAX_FDS) {
-		struct ctl_attach_slots s = { .first = first,
-		    .count = m->ring.nslots - first };
-
-		if (s.count > CTL_MAX_FDS)
-			s.count = CTL_MAX_FDS;
-		ret = ctl_send(m->ctl, CTL_ATTACH_SLOTS, m->next_id++, &s,
-		    sizeof(s), &m->ring.done_fd[first], s.count);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
-/* Serves the mediator's set-up requests until READY or the deadline. */
-static int
-med_wait_ready(struct mediator *m)
-{
-	struct ctl_msg msg;
-	struct ctl_hello hello;
-	struct pollfd p = { .fd = m->ctl, .events = POLLIN };
-	int ret, left = MED_START_MS;
-
-	if (poll(&p, 1, left) <= 0)
-		return -ETIMEDOUT;
-	if ((ret = ctl_recv(m->ctl, &msg)) < 0)
-		return ret;
-	ret = ctl_get_hello(&msg, &hello);
-	ctl_msg_close(&msg);
-	if (ret < 0 || hello.role != CTL_ROLE_MEDIATOR)
-		return -EPROTO;
-	if (hello.version != CTL_VERSION || hello.ring_version !=
-	    IOREQ_VERSION) {
-		log_warnx("%s: mediator speaks control %u ring %u, this cupule "
-		    "%u and %u", m->name, hello.version, hello.ring_version,
-		    CTL_VERSION, IOREQ_VERSION);
-		return -EPROTO;
-	}
-	for (;;) {
-		if (poll(&p, 1, left) <= 0)
-			return -ETIMEDOUT;
-		ret = med_serve_one(m);
-		if (ret != 0)
-			return ret < 0 ? ret : 0;
-	}
-}
-
-static void
-med_child(struct mediator *m)
-{
-	char *argv[MED_MAX_ARGS + 2];
-	int i;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* Exactly these fds cross exec: the channel and the backend. */
-	if (dup2(m->ctl, MED_CTL_FD) < 0 || (m->backend_fd >= 0 &&
-	    dup2(m->backend_fd, MED_BACKEND_FD) < 0))
-		_exit(127);
-	close_range(m->backend_fd >= 0 ? MED_BACKEND_FD + 1 : MED_CTL_FD + 1,
-	    ~0U, 0);
-	argv[0] = m->exe;
-	for (i = 0; i < m->nargs; i++)
-		argv[i + 1] = m->args[i];
-	argv[i + 1] = NULL;
-	execv(m->exe, argv);
-	fprintf(stderr, "cupule: cannot run %s: %s\n", m->exe,
-	    strerror(errno));
-	_exit(127);
-}
-
-/* Starts the mediator process and takes it to READY. */
-static int
-med_spawn(struct mediator *m)
-{
-	int sv[2], ret;
-
-	if ((ret = ctl_socketpair(sv)) < 0)
-		return ret;
-	m->ctl = sv[1];
-	fflush(NULL);
-	m->pid = fork();
-	if (m->pid < 0) {
-		log_warn("%s: fork", m->name);
-		close(sv[0]);
-		return -errno;
-	}
-	if (m->pid == 0) {
-		m->ctl = sv[0];
-		med_child(m);
-	}
-	close(sv[0]);
-	if ((ret = med_attach(m)) < 0 || (ret = med_wait_ready(m)) < 0) {
-		log_warnx("%s: mediator %s did not start: %s", m->name, m->exe,
-		    strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
 int
 mediator_start(struct vm *vm, struct mediator *m, const struct device_cfg *cfg)
 {
@@ -783,7 +677,7 @@ mediator_start(struct vm *vm, struct mediator *m, const struct device_cfg *cfg)
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
 	m->cfg = cfg;
-	m->ctl = m->state_fd = m->backend_fd = -1;
+	m->ctl = m->state_fd = m->backend_fd = m->pidfd = m->tick_fd = -1;
 	m->pdev.slot = -1;
 	m->msix_bar = CTL_NO_MSIX;
 	m->spin_ns = IOREQ_SPIN_DEFAULT_NS;
@@ -808,59 +702,21 @@ mediator_start(struct vm *vm, struct mediator *m, const struct device_cfg *cfg)
 	}
 	snprintf(m->args[m->nargs++], 96, "--ctl-fd=%d", MED_CTL_FD);
 	snprintf(m->args[m->nargs++], 96, "--name=%.80s", m->name);
+	if (cfg->supervise.heartbeat_ms > 0)
+		snprintf(m->args[m->nargs++], 96, "--heartbeat-ms=%u",
+		    cfg->supervise.heartbeat_ms);
 	if ((ret = t->prepare(m, m->args, &m->nargs)) < 0)
 		return ret;
-	if ((ret = med_spawn(m)) < 0)
+	if ((ret = med_start_first(m)) < 0) {
+		log_warnx("%s: mediator %s did not start: %s", m->name, m->exe,
+		    strerror(-ret));
 		return ret;
+	}
 	if (m->pdev.slot < 0) {
 		log_warnx("%s: mediator was ready without a PCI function",
 		    m->name);
 		return -EPROTO;
 	}
 	m->ready = true;
-	return vm_watch(vm, m->ctl, med_watch, m);
-}
-
-void
-mediator_stop(struct mediator *m)
-{
-	struct ctl_shutdown sd = { .reason = CTL_SHUTDOWN_POWEROFF };
-
-	if (m->ctl >= 0) {
-		vm_unwatch(m->vm, m->ctl);
-		ctl_send(m->ctl, CTL_SHUTDOWN, m->next_id++, &sd, sizeof(sd),
-		    NULL, 0);
-	}
-	if (m->pid > 0) {
-		/* Give it a moment to flush, then make sure. */
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(m->pid, NULL, WNOHANG) == m->pid) {
-				m->pid = 0;
-				break;
-			}
-			usleep(10000);
-		}
-		if (m->pid > 0) {
-			kill(m->pid, SIGKILL);
-			waitpid(m->pid, NULL, 0);
-		}
-	}
-	for (int i = 0; i < m->nioevent; i++)
-		close(m->ioevent[i].fd);
-	for (int i = 0; i < m->nirq; i++) {
-		close(m->irq[i].fd);
-		if (m->irq[i].resample_fd >= 0)
-			close(m->irq[i].resample_fd);
-	}
-	if (m->ctl >= 0)
-		close(m->ctl);
-	if (m->state_fd >= 0)
-		close(m->state_fd);
-	if (m->vstate != NULL)
-		munmap(m->vstate, MED_STATE_SIZE);
-	m->vstate = NULL;
-	if (m->backend_fd >= 0)
-		close(m->backend_fd);
-	ioreq_ring_close(&m->ring);
-	m->ctl = m->state_fd = m->backend_fd = -1;
+	return med_supervise(m);
 }

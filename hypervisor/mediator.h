@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "medsup.h"
 #include "pci.h"
 #include "ring.h"
 #include "scenario.h"
@@ -56,8 +57,10 @@ struct mediator {
 	struct vm *vm;
 	const struct device_cfg *cfg;
 	char name[64];		/* "vm/device", for logs */
-	pid_t pid;
+	pid_t pid;		/* the current process, 0 when none */
+	int pidfd;		/* and its pidfd, -1 when none */
 	int ctl;		/* our end of the control channel */
+	int tick_fd;		/* timerfd: supervision ticks */
 	int state_fd;		/* memfd of the device-state area */
 	int backend_fd;		/* e.g. the disk image, -1 if none */
 	struct ioreq_ring ring;
@@ -72,17 +75,17 @@ struct mediator {
 	uint8_t template[256];	/* config image, to recognise a takeover */
 	uint8_t msix_bar;	/* served here, or CTL_NO_MSIX */
 	uint8_t msix_cap;
-	bool ready;
-	bool dead;		/* the channel broke: answer all ones */
+	bool ready;		/* the first process was READY */
+	bool hello;		/* the current process said HELLO */
+	int down;		/* (atomic) given up: the VM answers */
+	struct medsup sup;	/* what the supervisor knows of it */
+	uint64_t spawn_ms;	/* when the current process started */
+	uint64_t ready_ms;	/* when it said READY */
 	uint64_t spin_ns;
-	unsigned restarts;
 	char exe[256];
 	int nargs;
 	char args[MED_MAX_ARGS][96];
 };
-
-/* A mediator whose process died is started again this many times. */
-#define MED_MAX_RESTARTS	10
 
 /*
  * Starts the mediator for device cfg of vm, waits for its READY and
@@ -96,9 +99,19 @@ int mediator_start(struct vm *vm, struct mediator *m,
 void mediator_stop(struct mediator *m);
 
 /*
+ * Operator requests (cupulectl): replace the process now, or SIGKILL it
+ * as a crash would.  Return 0, or -ESRCH for kill when no process runs.
+ */
+int mediator_restart(struct mediator *m);
+int mediator_kill(struct mediator *m);
+
+/*
  * The path of program exe beside the running cupule binary (where the
  * mediators are installed) into buf.  Returns 0 or -errno.
  */
 int mediator_exe_path(const char *exe, char *buf, size_t len);
+
+/* Takes mediator binaries from dir instead (tests); NULL: beside cupule. */
+void mediator_set_dir(const char *dir);
 
 #endif

@@ -319,9 +319,17 @@ check_root(struct ctx *c, config_t *cfg, struct scenario *sc)
 
 	for (i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, i);
+		const char *name = config_setting_name(s);
 
-		if (strcmp(config_setting_name(s), "vms") == 0)
+		/* supervise first: every device starts from it. */
+		if (strcmp(name, "vms") == 0)
 			vms = s;
+		else if (strcmp(name, "supervise") == 0)
+			sc_check_supervise(c, s, &c->sup);
+		else if (strcmp(name, "log") == 0)
+			sc_check_log(c, s, sc);
+		else if (strcmp(name, "control") == 0)
+			sc_check_control(c, s, sc);
 		else
 			sc_report(c, s, "unknown key '%s'",
 			    config_setting_name(s));
@@ -374,7 +382,8 @@ int
 scenario_load_host(const char *path, struct scenario *sc, FILE *errs,
     const struct sc_host *host)
 {
-	struct ctx c = { .path = path, .errs = errs, .host = host };
+	struct ctx c = { .path = path, .errs = errs, .host = host,
+	    .sup = MEDSUP_DEFAULTS };
 	struct stat st;
 	config_t cfg;
 	char *dir;
@@ -382,6 +391,7 @@ scenario_load_host(const char *path, struct scenario *sc, FILE *errs,
 	int err;
 
 	memset(sc, 0, sizeof(*sc));
+	sc->control_gid = -1;
 	fp = fopen(path, "r");
 	if (!fp || fstat(fileno(fp), &st) < 0) {
 		err = errno;
@@ -455,11 +465,27 @@ console_name(enum console_kind k)
 	return "?";
 }
 
+/* Supervision, when it is not the default. */
+static void
+print_supervise(const struct medsup_cfg *s, FILE *out)
+{
+	const struct medsup_cfg def = MEDSUP_DEFAULTS;
+
+	if (memcmp(s, &def, sizeof(def)) == 0)
+		return;
+	fprintf(out, "    supervise heartbeat %ums x%u, start %ums, backoff "
+	    "%u-%ums, limit %u in %ums, stall %ums\n", s->heartbeat_ms,
+	    s->heartbeat_misses, s->start_ms, s->backoff_min_ms,
+	    s->backoff_max_ms, s->restart_limit, s->restart_window_ms,
+	    s->stall_ms);
+}
+
 /* A device line, then the keys of its type, indented under it. */
 static void
 print_device(const struct device_cfg *d, FILE *out)
 {
 	fprintf(out, "  device     %s (%s)\n", d->id, d->type);
+	print_supervise(&d->supervise, out);
 	if (strcmp(d->type, "net") == 0) {
 		fprintf(out, "    mac      %02x:%02x:%02x:%02x:%02x:%02x\n",
 		    d->mac[0], d->mac[1], d->mac[2], d->mac[3], d->mac[4],

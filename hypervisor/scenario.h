@@ -10,8 +10,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "medsup.h"
+
 #define SC_MAX_VCPUS	64
 #define SC_NAME_MAX	32
+#define SC_SOCKET_MAX	108	/* sun_path */
 
 enum console_kind {
 	CONSOLE_STDIO,		/* the terminal cupule runs on */
@@ -45,6 +48,7 @@ struct device_cfg {
 	int backend;		/* NET_BACKEND_* */
 	char backend_name[SC_NAME_MAX];	/* tap interface or switch name */
 	int port_fd;		/* switch port, given by the supervisor; -1 */
+	struct medsup_cfg supervise;	/* top-level keys, then its own */
 };
 
 #define NET_BACKEND_TAP		1	/* "tap:IFNAME", the host's tap */
@@ -72,6 +76,9 @@ struct scenario {
 	char *path;		/* as given */
 	int nvms;
 	struct vm_cfg *vms;
+	bool log_syslog;	/* log = "syslog" */
+	char control_socket[SC_SOCKET_MAX];	/* "": the default path */
+	int control_gid;	/* may use the socket besides root; -1 */
 };
 
 /*

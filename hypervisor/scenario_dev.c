@@ -25,11 +25,12 @@ static void check_net(struct ctx *c, config_setting_t *d, const char *vm,
     struct device_cfg *dev, int nerrors);
 
 static const char *const blk_keys[] = {
-	"type", "id", "image", "range", "readonly", "serial", NULL,
+	"type", "id", "image", "range", "readonly", "serial", "supervise",
+	NULL,
 };
 
 static const char *const net_keys[] = {
-	"type", "id", "mac", "backend", NULL,
+	"type", "id", "mac", "backend", "supervise", NULL,
 };
 
 /*
@@ -316,7 +317,8 @@ sc_check_devices(struct ctx *c, config_setting_t *g, const char *vm,
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		config_setting_t *d = config_setting_get_elem(s, i), *ts, *is;
+		config_setting_t *d = config_setting_get_elem(s, i), *ts, *is,
+		    *ss;
 		struct device_cfg *dev = &cfg->devices[cfg->ndevices];
 		const char *type, *id;
 		int t, index;
@@ -368,6 +370,9 @@ sc_check_devices(struct ctx *c, config_setting_t *g, const char *vm,
 		cfg->ndevices++;
 		nerrors = c->nerrors;
 		check_device_keys(c, d, t, dev->id, vm);
+		dev->supervise = c->sup;
+		if ((ss = config_setting_get_member(d, "supervise")) != NULL)
+			sc_check_supervise(c, ss, &dev->supervise);
 		if (device_types[t].check)
 			device_types[t].check(c, d, vm, dev, nerrors);
 	}

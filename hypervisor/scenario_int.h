@@ -34,6 +34,7 @@ struct ctx {
 	struct blk_use *blk;	/* blk devices that passed their own checks */
 	int nnet;
 	struct net_use *net;	/* net devices, for the MAC check */
+	struct medsup_cfg sup;	/* the top-level supervise keys */
 };
 
 /*
@@ -92,5 +93,12 @@ void sc_check_blk_sharing(struct ctx *c);
 
 /* Across every VM: reports net devices that share a MAC. */
 void sc_check_net_macs(struct ctx *c);
+
+/* scenario_sup.c: "supervise" over *out, "log", "control". */
+void sc_check_supervise(struct ctx *c, config_setting_t *g,
+    struct medsup_cfg *out);
+void sc_check_log(struct ctx *c, config_setting_t *s, struct scenario *sc);
+void sc_check_control(struct ctx *c, config_setting_t *g,
+    struct scenario *sc);
 
 #endif

@@ -68,6 +68,12 @@ vm_current_vcpu(void)
 	return vcpu_self;
 }
 
+void
+vm_bind_vcpu(int index)
+{
+	vcpu_self = index;
+}
+
 int
 vm_watch(struct vm *vm, int fd, void (*fn)(struct vm *, void *),
     void *opaque)

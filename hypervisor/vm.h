@@ -45,7 +45,7 @@ struct rtc {
 	uint8_t cmos[128];
 };
 
-#define VM_MAX_WATCH	16
+#define VM_MAX_WATCH	64
 
 /* An fd the VM process's main thread watches, e.g. a mediator channel. */
 struct vm_watch {
@@ -128,6 +128,13 @@ bool vm_running(const struct vm *vm);
 
 /* Returns the index of the vCPU running this thread, or -1. */
 int vm_current_vcpu(void);
+
+/*
+ * Makes this thread use vCPU index's per-vCPU slots (ring slot, ISR
+ * latch) when it accesses devices: for tests and tools driving devices
+ * from outside the vCPU threads while that vCPU itself does no I/O.
+ */
+void vm_bind_vcpu(int index);
 
 /*
  * Calls fn on the main thread whenever fd is readable while the VM runs.

@@ -37,6 +37,7 @@ _Static_assert(sizeof(struct ioreq_ring_hdr) == IOREQ_HDR_SIZE, "header");
 _Static_assert(offsetof(struct ioreq_ring_hdr, flags) == 12, "flags");
 _Static_assert(offsetof(struct ioreq_ring_hdr, med_sleeping) == 64, "line");
 _Static_assert(offsetof(struct ioreq_ring_hdr, bad) == 80, "bad");
+_Static_assert(offsetof(struct ioreq_ring_hdr, heartbeat) == 88, "beat");
 _Static_assert(sizeof(struct ioreq_slot) == IOREQ_SLOT_SIZE, "slot");
 _Static_assert(offsetof(struct ioreq_slot, type) == 8, "type");
 _Static_assert(offsetof(struct ioreq_slot, addr) == 16, "addr");
@@ -407,6 +408,7 @@ ioreq_ring_stats(const struct ioreq_ring *ring, struct ioreq_stats *st)
 	st->generation = LOAD(&ring->hdr->generation);
 	st->recoveries = LOAD(&ring->hdr->recoveries);
 	st->bad = LOAD(&ring->hdr->bad);
+	st->heartbeat = LOAD(&ring->hdr->heartbeat);
 }
 
 /* ---- VM side ---- */
@@ -445,6 +447,7 @@ ioreq_submit(struct ioreq_ring *ring, unsigned slot, const struct ioreq *req)
 	ring->own[slot].busy = 1;
 	ring->own[slot].size = req->size;
 	ring->own[slot].dir = req->dir;
+	__atomic_store_n(&ring->own[slot].since, now_ns(), __ATOMIC_RELEASE);
 	/*
 	 * Store PENDING, then load med_sleeping; ioreq_arm() stores
 	 * med_sleeping, then loads the states.  Store-load order needs a
@@ -474,7 +477,10 @@ consume(struct ioreq_ring *ring, unsigned slot, uint64_t *data)
 	uint64_t v = LOAD(&s->data);
 	int ret = 0;
 
-	if (LOAD(&s->sflags) & IOREQ_SF_BAD) {
+	if (LOAD(&s->sflags) & IOREQ_SF_ABANDONED) {
+		v = UINT64_MAX;
+		ret = -ECANCELED;
+	} else if (LOAD(&s->sflags) & IOREQ_SF_BAD) {
 		v = UINT64_MAX;
 		ret = -EIO;
 	} else if (LOAD(&s->done_seq) != ring->own[slot].seq) {
@@ -490,7 +496,57 @@ consume(struct ioreq_ring *ring, unsigned slot, uint64_t *data)
 	 */
 	STORE(&s->state, IOREQ_FREE);
 	ring->own[slot].busy = 0;
+	__atomic_store_n(&ring->own[slot].since, 0, __ATOMIC_RELEASE);
 	return ret;
+}
+
+int
+ioreq_abandon(struct ioreq_ring *ring, unsigned slot)
+{
+	struct ioreq_slot *s;
+	uint32_t st;
+
+	if (ring->side != SIDE_VM || slot >= ring->nslots)
+		return -EINVAL;
+	s = &ring->slots[slot];
+	/*
+	 * A CAS from either in-flight state: the vCPU thread and the
+	 * supervisor may both try, and exactly one answer must be given.
+	 * No mediator runs, so nobody else moves the slot meanwhile.
+	 */
+	for (;;) {
+		st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if (st != IOREQ_PENDING && st != IOREQ_PROCESSING)
+			return -EAGAIN;
+		STORE(&s->data, UINT64_MAX);
+		STORE(&s->done_seq, LOAD(&s->seq));
+		__atomic_store_n(&s->sflags, (uint8_t)(LOAD(&s->sflags) |
+		    IOREQ_SF_ABANDONED), __ATOMIC_RELEASE);
+		if (__atomic_compare_exchange_n(&s->state, &st,
+		    IOREQ_COMPLETE, false, __ATOMIC_ACQ_REL,
+		    __ATOMIC_RELAXED))
+			break;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (LOAD(&s->waiting))
+		return notify(ring->done_fd[slot]);
+	return 0;
+}
+
+uint64_t
+ioreq_waiting_since(const struct ioreq_ring *ring, unsigned slot)
+{
+	if (ring->side != SIDE_VM || slot >= ring->nslots)
+		return 0;
+	return __atomic_load_n(&ring->own[slot].since, __ATOMIC_ACQUIRE);
+}
+
+void
+ioreq_heartbeat(struct ioreq_ring *ring)
+{
+	if (ring->side == SIDE_MEDIATOR)
+		__atomic_fetch_add(&ring->hdr->heartbeat, 1,
+		    __ATOMIC_RELAXED);
 }
 
 int

@@ -39,7 +39,7 @@
 #endif
 
 #define IOREQ_MAGIC		0x52495543u	/* bytes "CUIR" */
-#define IOREQ_VERSION		1
+#define IOREQ_VERSION		2	/* 2: heartbeat, abandoned slots */
 #define IOREQ_HDR_SIZE		128
 #define IOREQ_SLOT_SIZE		64
 #define IOREQ_MAX_SLOTS		64
@@ -112,13 +112,15 @@ struct ioreq_ring_hdr {
 	uint32_t generation;	/* 72: attaches so far */
 	uint32_t recoveries;	/* 76: slots returned PROCESSING -> PENDING */
 	uint64_t bad;		/* 80: malformed requests refused */
-	uint8_t reserved1[40];	/* 88 */
+	uint64_t heartbeat;	/* 88: advanced by a live mediator's loop */
+	uint8_t reserved1[32];	/* 96 */
 };
 
 /* Slot flags (ioreq_slot.sflags). */
 #define IOREQ_SF_REPLAY		0x1	/* set by attach on recovery */
 #define IOREQ_SF_LATCHED	0x2	/* data holds the latched result */
 #define IOREQ_SF_BAD		0x4	/* refused: data is all ones */
+#define IOREQ_SF_ABANDONED	0x8	/* the VM side gave up: no mediator */
 
 struct ioreq_slot {
 	uint32_t state;		/*  0: enum ioreq_state */
@@ -159,6 +161,7 @@ struct ioreq_ring {
 		uint8_t busy;		/* request in flight on this side */
 		uint8_t size;
 		uint8_t dir;
+		uint64_t since;		/* VM: submitted at (ns), 0 if idle */
 	} own[IOREQ_MAX_SLOTS];
 };
 
@@ -167,6 +170,7 @@ struct ioreq_stats {
 	uint32_t generation;
 	uint32_t recoveries;
 	uint64_t bad;
+	uint64_t heartbeat;
 };
 
 /*
@@ -216,7 +220,8 @@ int ioreq_submit(struct ioreq_ring *ring, unsigned slot,
  * thread's CPU, then sleeps on the slot's eventfd.  Returns 0; -EIO when
  * the mediator refused the request as malformed and -EPROTO when it
  * completed another request number (both with *data all ones, slot
- * freed); -EINVAL if no request is in flight; -EINTR if a signal
+ * freed); -ECANCELED when ioreq_abandon() answered it (*data all ones,
+ * slot freed); -EINVAL if no request is in flight; -EINTR if a signal
  * interrupted the sleep (the request stays in flight: wait again).
  */
 int ioreq_wait_complete(struct ioreq_ring *ring, unsigned slot,
@@ -228,6 +233,27 @@ int ioreq_wait_complete(struct ioreq_ring *ring, unsigned slot,
  */
 int ioreq_try_complete(struct ioreq_ring *ring, unsigned slot,
     uint64_t *data);
+
+/*
+ * VM side, any thread, only while no mediator is attached (its process
+ * is reaped): answers the slot's request, PENDING or PROCESSING, as
+ * abandoned and wakes its waiter, whose wait returns -ECANCELED.
+ * Returns 0, -EAGAIN if the slot had no request in flight, -EINVAL for
+ * a bad slot number.
+ */
+int ioreq_abandon(struct ioreq_ring *ring, unsigned slot);
+
+/*
+ * VM side: the time (CLOCK_MONOTONIC, ns) since which the slot's
+ * request has waited, or 0 if it has none in flight.  Any thread.
+ */
+uint64_t ioreq_waiting_since(const struct ioreq_ring *ring, unsigned slot);
+
+/*
+ * Mediator: one more beat of the heartbeat a supervisor watches; call it
+ * from the event loop, so that a loop that stops turning stops it.
+ */
+void ioreq_heartbeat(struct ioreq_ring *ring);
 
 /*
  * Mediator: takes a PENDING slot (scanning round robin from the last

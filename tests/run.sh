@@ -67,6 +67,7 @@ run_unit() {
 
 run_kvm() {
 	run_suite "kvm${2:+ $2}" "$1/tests/check_kvm"
+	run_suite "kvm supervise${2:+ $2}" "$1/tests/check_supervise"
 }
 
 # A short bounded run of every fuzz target; longer by hand with

@@ -262,6 +262,17 @@ on_ctl(evutil_socket_t fd, short what, void *arg)
 	ctl_msg_close(&msg);
 }
 
+/* The supervisor watches this counter: it moves while the loop turns. */
+static void
+on_beat(evutil_socket_t fd, short what, void *arg)
+{
+	struct med *m = arg;
+
+	(void)fd;
+	(void)what;
+	ioreq_heartbeat(&m->ring);
+}
+
 static void
 on_dump(evutil_socket_t sig, short what, void *arg)
 {
@@ -284,11 +295,14 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	struct med_loop_ctx c = { &m, ops, dev };
 	struct ctl_ready rd = { 0 };
 	struct ioreq_stats st;
+	unsigned beat_ms = 0;
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--ctl-fd=", 9) == 0)
 			m.ctl = atoi(argv[i] + 9);
+		else if (strncmp(argv[i], "--heartbeat-ms=", 15) == 0)
+			beat_ms = (unsigned)strtoul(argv[i] + 15, NULL, 10);
 		else if (strncmp(argv[i], "--name=", 7) == 0)
 			snprintf(m.name, sizeof(m.name), "%s", argv[i] + 7);
 		else if (ops->arg == NULL || ops->arg(&m, dev, argv[i]) < 0) {
@@ -325,6 +339,14 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	event_add(m.ev_kick, NULL);
 	event_add(m.ev_ctl, NULL);
 	event_add(m.ev_dump, NULL);
+	if (beat_ms > 0) {
+		struct timeval tv = { beat_ms / 1000, beat_ms % 1000 * 1000 };
+
+		m.ev_beat = event_new(m.base, -1, EV_PERSIST, on_beat, &m);
+		if (m.ev_beat == NULL || event_add(m.ev_beat, &tv) < 0)
+			return 1;
+		ioreq_heartbeat(&m.ring);
+	}
 	ioreq_ring_stats(&m.ring, &st);
 	rd.generation = st.generation;
 	rd.recovered = st.recoveries;
@@ -340,6 +362,8 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	event_free(m.ev_kick);
 	event_free(m.ev_ctl);
 	event_free(m.ev_dump);
+	if (m.ev_beat != NULL)
+		event_free(m.ev_beat);
 	event_base_free(m.base);
 	ioreq_ring_close(&m.ring);
 	return m.status;

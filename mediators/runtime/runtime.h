@@ -67,6 +67,7 @@ struct med {
 	struct event *ev_kick;
 	struct event *ev_ctl;
 	struct event *ev_dump;
+	struct event *ev_beat;		/* --heartbeat-ms: the supervisor's */
 	uint32_t next_id;
 	bool ready;
 	int status;			/* exit status of med_main */

@@ -127,7 +127,7 @@ trap 'exit 129' HUP
 echo "$job" >"$job/path"
 if $interactive; then echo interactive; else echo batch; fi >"$job/mode"
 
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2
+qemu=(qemu-system-x86_64 -accel tcg -cpu "${CUPULE_TESTHOST_CPU:-max}" -m 2048 -smp 2
 	-nographic -nodefaults -no-reboot -pidfile "$job/qemu.pid"
 	-kernel "$repo/.cache/kernel/vmlinuz"
 	-initrd "$repo/.cache/testhost.cpio.gz"

@@ -398,7 +398,8 @@ static const struct {
 	const char *why;
 } bad_hdr[] = {
 	{ 0, 4, 0x12345678, "bad ring magic 0x12345678" },
-	{ 4, 2, 2, "ring version 2, this side speaks version 1" },
+	{ 4, 2, 1, "ring version 1, this side speaks version 2" },
+	{ 4, 2, 3, "ring version 3, this side speaks version 2" },
 	{ 4, 2, 0, "ring version 0" },
 	{ 6, 2, 64, "ring header size 64, expected 128" },
 	{ 8, 2, 128, "ring slot size 128, expected 64" },
@@ -423,7 +424,7 @@ START_TEST(test_header_mismatch)
 	ck_assert_msg(strstr(why, bad_hdr[_i].why) != NULL, "why: %s", why);
 	ck_assert_int_eq(count_fds(), before);
 	ck_assert_int_eq(ioreq_ring_check(vm.hdr, IOREQ_HDR_SIZE, NULL, 0),
-	    _i == 7 ? 0 : -EPROTO);
+	    _i == 8 ? 0 : -EPROTO);
 }
 END_TEST
 
@@ -789,6 +790,61 @@ START_TEST(test_wait_eintr)
 }
 END_TEST
 
+/*
+ * The mediator is gone for good: the VM side answers a sleeping vCPU's
+ * request itself, whether it was PENDING or already PROCESSING, exactly
+ * once, and the next request on that slot is an ordinary one.
+ */
+START_TEST(test_abandon)
+{
+	struct waiter w = { .slot = 1 };
+	struct ioreq got;
+	pthread_t t;
+	unsigned s;
+	uint64_t data;
+
+	ck_assert_uint_eq(ioreq_waiting_since(&vm, 1), 0);
+	ck_assert_int_eq(ioreq_abandon(&vm, 1), -EAGAIN);	/* idle */
+	ck_assert_int_eq(ioreq_submit(&vm, 1, &rd8), 0);
+	ck_assert_uint_gt(ioreq_waiting_since(&vm, 1), 0);
+	if (_i == 1)
+		ck_assert_int_eq(ioreq_take(&med, &s, &got), 0);
+	ioreq_ring_close(&med);			/* dies */
+	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+	wait_asleep(&w);
+	ck_assert_int_eq(ioreq_abandon(&vm, 1), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.ret, -ECANCELED);
+	ck_assert_uint_eq(w.data, UINT64_MAX);
+	ck_assert_uint_eq(ioreq_waiting_since(&vm, 1), 0);
+	/* Answered once: a second abandon finds nothing. */
+	ck_assert_int_eq(ioreq_abandon(&vm, 1), -EAGAIN);
+	ck_assert_int_eq(ioreq_try_complete(&vm, 1, &data), -EINVAL);
+	/* A new mediator sees no request left over, and serves the next. */
+	ck_assert_int_eq(attach(&med, NULL, 0), 0);
+	ck_assert_int_eq(ioreq_take(&med, &s, &got), -EAGAIN);
+	ck_assert_uint_eq(cycle(1, 2), 2);	/* the second request */
+	ck_assert_int_eq(ioreq_abandon(&vm, NSLOTS), -EINVAL);
+	ck_assert_int_eq(ioreq_abandon(&med, 1), -EINVAL);
+}
+END_TEST
+
+/* The heartbeat moves only from the mediator's side. */
+START_TEST(test_heartbeat)
+{
+	struct ioreq_stats st;
+
+	ioreq_ring_stats(&vm, &st);
+	ck_assert_uint_eq(st.heartbeat, 0);
+	ioreq_heartbeat(&med);
+	ioreq_heartbeat(&med);
+	ioreq_heartbeat(&vm);			/* not the VM side's to beat */
+	ioreq_ring_stats(&vm, &st);
+	ck_assert_uint_eq(st.heartbeat, 2);
+	ck_assert_uint_eq(vm.hdr->heartbeat, 2);
+}
+END_TEST
+
 START_TEST(test_all_slots)
 {
 	struct ioreq q = rd8, got;
@@ -958,6 +1014,8 @@ ring_suite(void)
 	tcase_add_test(tc, test_notify_done);
 	tcase_add_loop_test(tc, test_notify_sleep, 0, 2);
 	tcase_add_test(tc, test_wait_eintr);
+	tcase_add_loop_test(tc, test_abandon, 0, 2);
+	tcase_add_test(tc, test_heartbeat);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hammer");
