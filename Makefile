@@ -36,9 +36,11 @@ NET_OBJS := $(NET_SRCS:%.c=$(BUILD)/obj/%.o)
 NET_LIB	:= $(BUILD)/lib/libcupule-net.a
 URING_LIBS = $(shell pkg-config --libs liburing)
 RT_SRCS	:= $(wildcard mediators/runtime/*.c)
-RT_OBJS	:= $(RT_SRCS:%.c=$(BUILD)/obj/%.o)
+RT_OBJS	:= $(RT_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/policies.o
 RT_LIB	:= $(BUILD)/lib/libcupule-rt.a
 EVENT_LIBS = $(shell pkg-config --libs libevent)
+# The sandbox (mediators/runtime/sandbox.c, policy.c): every mediator.
+SANDBOX_LIBS = $(shell pkg-config --libs libseccomp libconfig)
 
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -89,11 +91,11 @@ $(BUILD)/bin/cupule: $(BUILD)/obj/hypervisor/main.o $(HV_LIB) $(VIRTIO_LIB) $(IP
 # log.o: every process logs the same way.
 $(BUILD)/bin/cupule-blk: $(BUILD)/obj/mediators/blk/main.o $(BLK_LIB) $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) $(BUILD)/obj/hypervisor/log.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(URING_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(URING_LIBS) $(SANDBOX_LIBS)
 
 $(BUILD)/bin/cupule-net: $(BUILD)/obj/mediators/net/main.o $(NET_LIB) $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) $(BUILD)/obj/hypervisor/log.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(SANDBOX_LIBS)
 
 $(BUILD)/tests/check_%: $(BUILD)/obj/tests/unit/check_%.o $(BLK_LIB) $(NET_LIB) $(VIRTIO_LIB) $(HV_LIB) $(IPC_LIB)
 	@mkdir -p $(dir $@)
@@ -216,9 +218,9 @@ $(BUILD)/bin/bench-blk: $(BUILD)/obj/bench/blk/engine.o $(BLK_LIB) $(VIRTIO_LIB)
 # order-only prerequisite.
 SWITCH_OBJS := $(BUILD)/obj/mediators/net/switch.o
 
-$(BUILD)/bin/cupule-switch: $(BUILD)/obj/mediators/net/switch_main.o $(SWITCH_OBJS) $(BUILD)/obj/hypervisor/log.o
+$(BUILD)/bin/cupule-switch: $(BUILD)/obj/mediators/net/switch_main.o $(SWITCH_OBJS) $(BUILD)/obj/hypervisor/log.o $(RT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(SANDBOX_LIBS)
 
 $(BUILD)/tests/check_switch: $(BUILD)/obj/tests/unit/check_switch.o $(SWITCH_OBJS) | $(BUILD)/bin/cupule-switch
 	@mkdir -p $(dir $@)
@@ -226,8 +228,17 @@ $(BUILD)/tests/check_switch: $(BUILD)/obj/tests/unit/check_switch.o $(SWITCH_OBJ
 
 # ---- net: process test and fuzz target -------------------------------------
 # check_net_proc runs the real cupule-net (found next to its own folder)
-# as a VM process would; the pattern rule above links it.
-$(BUILD)/tests/check_net_proc: | $(BUILD)/bin/cupule-net
+# as a VM process would, in the namespaces and with the uid the sandbox
+# wants (sandbox_fork(), from the runtime library).
+$(BUILD)/tests/check_net_proc: $(BUILD)/obj/tests/unit/check_net_proc.o $(NET_LIB) $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-net
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)
+
+# ---- blk: process test -----------------------------------------------------
+# check_blk_proc kills the real cupule-blk at every fault point and at
+# random, and replaces it as the VM process would (cupule-net: only for
+# its --fault refusal); the pattern rule links it.
+$(BUILD)/tests/check_blk_proc: | $(BUILD)/bin/cupule-blk $(BUILD)/bin/cupule-net
 
 # fuzz_net runs the tx checks, the rx fix-up and spreading over chains,
 # the control commands and the restart records on arbitrary bytes; new
@@ -244,3 +255,43 @@ $(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c $(NET_FUZZ_SRCS) \
 		{ echo "fuzz: $(FUZZ_CC) not found (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Imediators/virtio -Imediators/net -o $@ $< \
 		$(NET_FUZZ_SRCS)
+
+# ---- sandbox: the policies and their tests ---------------------------------
+# Each *.policy file is compiled into the runtime library from the one
+# file in the repository, as a byte array in BUILD/gen/policies.c
+# (policy_builtin[]); a mediator picks its own by program name.
+# check_policy parses them all; check_sandbox applies one to a forked
+# child; check_sandbox_proc runs the real mediators sandboxed.
+POLICY_FILES := $(sort $(wildcard mediators/*/*.policy))
+
+$(BUILD)/gen/policies.c: $(POLICY_FILES) Makefile
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from the *.policy files by the Makefile. */'; \
+	  echo '#include "policy.h"'; \
+	  n=0; for f in $(POLICY_FILES); do \
+		echo "static const unsigned char p$$n[] = {"; \
+		od -An -v -tx1 $$f | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+		echo '0 };'; n=$$((n + 1)); \
+	  done; \
+	  echo 'const struct policy_src policy_builtin[] = {'; \
+	  n=0; for f in $(POLICY_FILES); do \
+		echo "	{ \"$$f\", (const char *)p$$n, sizeof(p$$n) - 1 },"; \
+		n=$$((n + 1)); \
+	  done; \
+	  echo '	{ 0, 0, 0 }'; echo '};'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/policies.o: $(BUILD)/gen/policies.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/check_policy: $(BUILD)/obj/tests/unit/check_policy.o $(RT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/check_sandbox: $(BUILD)/obj/tests/unit/check_sandbox.o $(RT_LIB) $(IPC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/check_sandbox_proc: $(BUILD)/obj/tests/unit/check_sandbox_proc.o $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk $(BUILD)/bin/cupule-net $(BUILD)/bin/cupule-switch
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)

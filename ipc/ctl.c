@@ -37,6 +37,9 @@ _Static_assert(sizeof(struct ctl_result) == 8, "result");
 _Static_assert(sizeof(struct ctl_shutdown) == 8, "shutdown");
 _Static_assert(sizeof(struct ctl_device) == 616, "device");
 _Static_assert(sizeof(struct ctl_attach_state) == 8, "attach_state");
+_Static_assert(sizeof(struct ctl_probe) == 16, "probe");
+_Static_assert(sizeof(struct ctl_probe_result) == 264, "probe_result");
+_Static_assert(CTL_PROBE_NOPS <= CTL_PROBE_MAX_OPS, "probe ops");
 _Static_assert(CTL_MAX_REGIONS + 2 <= CTL_MAX_FDS, "attach fds");
 
 /* Payload size and fd count of each type; fields are checked below. */
@@ -61,6 +64,9 @@ static const struct {
 	[CTL_DEVICE] = { "DEVICE", sizeof(struct ctl_device), 0, 0 },
 	[CTL_ATTACH_STATE] = { "ATTACH_STATE",
 	    sizeof(struct ctl_attach_state), 1, 1 },
+	[CTL_PROBE] = { "PROBE", sizeof(struct ctl_probe), 0, 0 },
+	[CTL_PROBE_RESULT] = { "PROBE_RESULT",
+	    sizeof(struct ctl_probe_result), 0, 0 },
 };
 
 /* Any payload, aligned: the packet bytes are copied here to be checked. */
@@ -77,6 +83,8 @@ union ctl_any {
 	struct ctl_shutdown shutdown;
 	struct ctl_device device;
 	struct ctl_attach_state attach_state;
+	struct ctl_probe probe;
+	struct ctl_probe_result probe_result;
 };
 
 static bool
@@ -213,6 +221,39 @@ check_device(const struct ctl_device *p)
 	return true;
 }
 
+static bool
+check_probe(const struct ctl_probe *p)
+{
+	return (p->ops & ~CTL_PROBE_ALL) == 0 && p->sibling_pid >= 0 &&
+	    p->mem_fd >= -1 && p->reserved == 0;
+}
+
+/* Entries in op order, each op once; unused entries all zero. */
+static bool
+check_probe_result(const struct ctl_probe_result *p)
+{
+	if (p->nops > CTL_PROBE_NOPS || p->stage > 2)
+		return false;
+	for (unsigned i = 0; i < CTL_PROBE_MAX_OPS; i++) {
+		const uint8_t *e = (const uint8_t *)&p->op[i];
+
+		if (i >= p->nops) {
+			for (size_t k = 0; k < sizeof(p->op[i]); k++)
+				if (e[k] != 0)
+					return false;
+			continue;
+		}
+		if (p->op[i].op >= CTL_PROBE_NOPS || (i > 0 &&
+		    p->op[i].op <= p->op[i - 1].op) ||
+		    p->op[i].outcome < CTL_PROBE_SKIPPED ||
+		    p->op[i].outcome > CTL_PROBE_FAILED ||
+		    p->op[i].reserved != 0 || p->op[i].error < 0 ||
+		    p->op[i].error > 4095)
+			return false;
+	}
+	return true;
+}
+
 /* Field checks of a payload already sized and copied into u. */
 static bool
 check_fields(uint32_t type, const union ctl_any *u, unsigned nfds)
@@ -251,6 +292,10 @@ check_fields(uint32_t type, const union ctl_any *u, unsigned nfds)
 	case CTL_ATTACH_STATE:
 		return u->attach_state.size > 0 &&
 		    (u->attach_state.size & PAGE_MASK) == 0;
+	case CTL_PROBE:
+		return check_probe(&u->probe);
+	case CTL_PROBE_RESULT:
+		return check_probe_result(&u->probe_result);
 	}
 	return false;
 }
@@ -440,6 +485,40 @@ ctl_type_name(uint32_t type)
 	return types[type].name;
 }
 
+static const char *const probe_ops[CTL_PROBE_NOPS] = {
+	[CTL_PROBE_OPEN_FILE] = "open-file",
+	[CTL_PROBE_OPEN_PROC] = "open-proc",
+	[CTL_PROBE_SOCKET_INET] = "socket-inet",
+	[CTL_PROBE_SOCKET_UNIX] = "socket-unix",
+	[CTL_PROBE_KILL] = "kill-sibling",
+	[CTL_PROBE_PTRACE] = "ptrace-sibling",
+	[CTL_PROBE_PROC_MEM] = "sibling-proc-mem",
+	[CTL_PROBE_VM_READ] = "sibling-vm-read",
+	[CTL_PROBE_MMAP_FD] = "mmap-fd",
+	[CTL_PROBE_EXEC] = "exec",
+	[CTL_PROBE_CAPSET] = "capset",
+	[CTL_PROBE_SETUID] = "setuid-0",
+	[CTL_PROBE_MOUNT] = "mount",
+	[CTL_PROBE_WRITE_ROOT] = "write-root",
+	[CTL_PROBE_USERNS] = "userns",
+	[CTL_PROBE_IO_URING] = "io_uring",
+};
+
+const char *
+ctl_probe_op_name(uint32_t op)
+{
+	return op < CTL_PROBE_NOPS ? probe_ops[op] : "?";
+}
+
+const char *
+ctl_probe_outcome_name(uint32_t outcome)
+{
+	static const char *const names[] = { "?", "skipped", "seccomp",
+	    "errno", "ALLOWED", "failed" };
+
+	return outcome <= CTL_PROBE_FAILED ? names[outcome] : "?";
+}
+
 /* The accessors' common part: type, size, then the same field checks. */
 static int
 get(const struct ctl_msg *msg, uint32_t type, void *out, size_t size)
@@ -527,4 +606,16 @@ int
 ctl_get_attach_state(const struct ctl_msg *msg, struct ctl_attach_state *out)
 {
 	return get(msg, CTL_ATTACH_STATE, out, sizeof(*out));
+}
+
+int
+ctl_get_probe(const struct ctl_msg *msg, struct ctl_probe *out)
+{
+	return get(msg, CTL_PROBE, out, sizeof(*out));
+}
+
+int
+ctl_get_probe_result(const struct ctl_msg *msg, struct ctl_probe_result *out)
+{
+	return get(msg, CTL_PROBE_RESULT, out, sizeof(*out));
 }

@@ -61,8 +61,12 @@ enum ctl_type {
 	CTL_DEVICE = 11,
 	/* VM -> mediator: the device-state area, which outlives mediators. */
 	CTL_ATTACH_STATE = 12,
+	/* VM -> READY mediator: try forbidden operations (sandbox.h). */
+	CTL_PROBE = 13,
+	/* Mediator -> VM: what each probe operation met (same id). */
+	CTL_PROBE_RESULT = 14,
 };
-#define CTL_TYPE_MAX		12
+#define CTL_TYPE_MAX		14
 
 struct ctl_hdr {
 	uint32_t type;		/* enum ctl_type */
@@ -214,6 +218,64 @@ struct ctl_attach_state {
 	uint64_t size;		/* bytes, page multiple, > 0 */
 };
 
+/*
+ * The probe: the mediator forks one child per operation; each child
+ * inherits the mediator's sandbox, tries one thing it must not be able
+ * to do and reports how it was stopped.  docs/sandbox.md says what each
+ * one proves.
+ */
+enum ctl_probe_op {
+	CTL_PROBE_OPEN_FILE,	/* open("/etc/passwd") */
+	CTL_PROBE_OPEN_PROC,	/* open("/proc/1/environ") */
+	CTL_PROBE_SOCKET_INET,	/* socket(AF_INET, SOCK_STREAM) */
+	CTL_PROBE_SOCKET_UNIX,	/* socket(AF_UNIX, SOCK_STREAM) */
+	CTL_PROBE_KILL,		/* kill(sibling_pid, 0) */
+	CTL_PROBE_PTRACE,	/* ptrace(PTRACE_SEIZE, sibling_pid) */
+	CTL_PROBE_PROC_MEM,	/* open("/proc/<sibling_pid>/mem") */
+	CTL_PROBE_VM_READ,	/* process_vm_readv(sibling_pid) */
+	CTL_PROBE_MMAP_FD,	/* mmap(mem_fd) */
+	CTL_PROBE_EXEC,		/* execve("/bin/sh") */
+	CTL_PROBE_CAPSET,	/* capset(): raise CAP_SYS_ADMIN */
+	CTL_PROBE_SETUID,	/* setuid(0) */
+	CTL_PROBE_MOUNT,	/* mount() of a tmpfs */
+	CTL_PROBE_WRITE_ROOT,	/* open("/", O_TMPFILE | O_WRONLY) */
+	CTL_PROBE_USERNS,	/* unshare(CLONE_NEWUSER) */
+	CTL_PROBE_IO_URING,	/* io_uring_setup(): a ring seccomp cannot see */
+	CTL_PROBE_NOPS,
+};
+
+#define CTL_PROBE_ALL		((1u << CTL_PROBE_NOPS) - 1)
+
+/* No fds.  Another mediator's pid and memory are what the probe aims at. */
+struct ctl_probe {
+	uint32_t ops;		/* 1 << CTL_PROBE_*, 0 for all */
+	int32_t sibling_pid;	/* in the VM process's pid namespace; 0: none */
+	int32_t mem_fd;		/* an fd number to try mapping, or -1 */
+	uint32_t reserved;
+};
+
+enum ctl_probe_outcome {
+	CTL_PROBE_SKIPPED = 1,	/* not asked for, or nothing to aim at */
+	CTL_PROBE_SECCOMP,	/* the seccomp filter refused the call */
+	CTL_PROBE_ERRNO,	/* the kernel refused: error says why */
+	CTL_PROBE_ALLOWED,	/* it worked: the sandbox has a hole */
+	CTL_PROBE_FAILED,	/* the probe could not run: error says why */
+};
+
+#define CTL_PROBE_MAX_OPS	32
+
+/* No fds.  One entry per operation tried, in the order of the op ids. */
+struct ctl_probe_result {
+	uint32_t nops;		/* used entries of op[] */
+	uint32_t stage;		/* seccomp stages in force: 0, 1, 2 */
+	struct {
+		uint16_t op;	/* enum ctl_probe_op */
+		uint8_t outcome;	/* enum ctl_probe_outcome */
+		uint8_t reserved;
+		int32_t error;	/* errno (ERRNO, FAILED), else 0 */
+	} op[CTL_PROBE_MAX_OPS];
+};
+
 /* A received message; its fds belong to it until taken or closed. */
 struct ctl_msg {
 	struct ctl_hdr hdr;
@@ -262,6 +324,10 @@ void ctl_msg_close(struct ctl_msg *msg);
 /* Returns the name of a message type ("HELLO"), or "?" if unknown. */
 const char *ctl_type_name(uint32_t type);
 
+/* Names of a probe operation ("open-file") and outcome ("seccomp"). */
+const char *ctl_probe_op_name(uint32_t op);
+const char *ctl_probe_outcome_name(uint32_t outcome);
+
 /*
  * Typed accessors: each copies the payload of msg into *out after
  * checking the type, the payload size, the fd count and every field.
@@ -282,5 +348,8 @@ int ctl_get_shutdown(const struct ctl_msg *msg, struct ctl_shutdown *out);
 int ctl_get_device(const struct ctl_msg *msg, struct ctl_device *out);
 int ctl_get_attach_state(const struct ctl_msg *msg,
     struct ctl_attach_state *out);
+int ctl_get_probe(const struct ctl_msg *msg, struct ctl_probe *out);
+int ctl_get_probe_result(const struct ctl_msg *msg,
+    struct ctl_probe_result *out);
 
 #endif

@@ -12,6 +12,10 @@
  *
  *	cupule-switch --name=SWITCH --port-fd=N... [--port-name=N:VM/DEV]...
  *	    [--mac-entries=N] [--mac-port-entries=N] [--mac-age=SECONDS]
+ *	    [--uid=N --gid=N] [--no-sandbox]
+ *
+ * It sandboxes itself (docs/sandbox.md, switch.policy) once its
+ * arguments are read and again, narrower, just before its loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "switch.h"
 
 #define SW_SNDBUF	(256 * 1024)	/* what may wait for one slow guest */
@@ -55,6 +60,8 @@ struct swd {
 	struct event *ev_term, *ev_int, *ev_dump, *ev_age;
 	unsigned mac_entries, mac_port_entries;
 	uint64_t mac_age_ms;
+	struct sandbox_opts sbx_opt;	/* --uid, --gid, --no-sandbox */
+	struct sandbox sbx;
 	uint8_t buf[SW_MAX_MSG];
 };
 
@@ -291,8 +298,11 @@ swd_args(struct swd *d, int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		int taken = sandbox_option(&d->sbx_opt, a);
 
-		if (strncmp(a, "--port-fd=", 10) == 0)
+		if (taken < 0)
+			goto bad;
+		if (taken > 0 || strncmp(a, "--port-fd=", 10) == 0)
 			continue;
 		if (strncmp(a, "--name=", 7) == 0) {
 			snprintf(d->name, sizeof(d->name), "%s", a + 7);
@@ -386,6 +396,47 @@ hash_seed(void)
 	return now_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 }
 
+/*
+ * Stage 1 of the sandbox (sandbox.h) once the arguments are read, before
+ * the ports are touched.  Returns 0 or an exit status.
+ */
+static int
+swd_sandbox(struct swd *d, const char *program)
+{
+	char who[80];
+	int ret = 0;
+
+	snprintf(who, sizeof(who), "switch %s", d->name);
+	if (d->sbx_opt.disabled) {
+		log_warnx("SANDBOX DISABLED (--no-sandbox): for debugging only, "
+		    "this switch has every privilege of its parent");
+		sandbox_init(&d->sbx, NULL, &d->sbx_opt, who);
+	} else
+		ret = sandbox_load(&d->sbx, program, &d->sbx_opt, who);
+	if (ret == 0)
+		ret = sandbox_setup(&d->sbx);
+	if (ret < 0) {
+		log_warnx("%s", d->sbx.error);
+		return 1;
+	}
+	return 0;
+}
+
+/* Stage 2, just before the loop; logs what the sandbox is. */
+static int
+swd_sandbox_serve(struct swd *d)
+{
+	char line[512];
+
+	if (sandbox_serve(&d->sbx) < 0) {
+		log_warnx("%s", d->sbx.error);
+		return 1;
+	}
+	sandbox_report_line(&d->sbx.rep, line, sizeof(line));
+	log_warnx("%s", line);
+	return 0;
+}
+
 /* Frees what main() set up, however far it got. */
 static void
 swd_free(struct swd *d)
@@ -404,6 +455,7 @@ swd_free(struct swd *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	sw_fini(&d->sw);
+	sandbox_free(&d->sbx);
 	free(d);
 }
 
@@ -466,6 +518,7 @@ main(int argc, char **argv)
 	d->mac_entries = SW_MAC_ENTRIES;
 	d->mac_port_entries = SW_MAC_PORT_ENTRIES;
 	d->mac_age_ms = SW_MAC_AGE_MS;
+	sandbox_opts_init(&d->sbx_opt);
 	log_set_prefix("cupule: switch");
 	if (swd_args(d, argc, argv) < 0) {
 		swd_free(d);
@@ -475,7 +528,9 @@ main(int argc, char **argv)
 		snprintf(prefix, sizeof(prefix), "cupule: switch %s", d->name);
 		log_set_prefix(prefix);
 	}
-	if ((status = swd_setup(d)) != 0) {
+	if ((status = swd_sandbox(d, argv[0])) != 0 ||
+	    (status = swd_setup(d)) != 0 ||
+	    (status = swd_sandbox_serve(d)) != 0) {
 		swd_free(d);
 		return status;
 	}

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "runtime.h"
+#include "sandbox.h"
 
 void
 med_log(const struct med *m, const char *fmt, ...)
@@ -30,6 +31,61 @@ med_exit(struct med *m, int status)
 {
 	m->status = status;
 	event_base_loopbreak(m->base);
+}
+
+static const char *const fault_name[MED_FAULT_NPOINTS] = {
+	[MED_FAULT_MMIO] = "mmio", [MED_FAULT_RECORD] = "record",
+	[MED_FAULT_AVAIL] = "avail", [MED_FAULT_BACKEND] = "backend",
+	[MED_FAULT_ELEM] = "elem", [MED_FAULT_COMMIT] = "commit",
+	[MED_FAULT_USED] = "used", [MED_FAULT_IRQ] = "irq",
+};
+
+void
+med_fault_hit(struct med *m)
+{
+	if (--m->fault_left > 0)
+		return;
+	med_log(m, "fault point '%s' reached: SIGKILL", fault_name[m->fault]);
+	raise(SIGKILL);
+	_exit(128 + SIGKILL);	/* not reached */
+}
+
+/* --fault=NAME:N, N >= 1.  Returns 0, or -EINVAL with the reason logged. */
+static int
+med_fault_arg(struct med *m, const struct med_ops *ops, const char *arg)
+{
+	uint32_t reach = ops->faults | MED_FAULT_BIT(MED_FAULT_MMIO);
+	const char *colon = strchr(arg, ':');
+	unsigned long n;
+	char *end;
+	unsigned p;
+
+	for (p = MED_FAULT_NONE + 1; p < MED_FAULT_NPOINTS; p++)
+		if (colon != NULL && strlen(fault_name[p]) ==
+		    (size_t)(colon - arg) && strncmp(arg, fault_name[p],
+		    (size_t)(colon - arg)) == 0)
+			break;
+	if (p == MED_FAULT_NPOINTS) {
+		med_log(m, "--fault=%s: unknown fault point (want NAME:N, NAME "
+		    "one of mmio record avail backend elem commit used irq)",
+		    arg);
+		return -EINVAL;
+	}
+	errno = 0;
+	n = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || n == 0 ||
+	    colon[1] == '-') {
+		med_log(m, "--fault=%s: N must be a number from 1", arg);
+		return -EINVAL;
+	}
+	if (!(reach & MED_FAULT_BIT(p))) {
+		med_log(m, "--fault=%s: this mediator never reaches '%s'", arg,
+		    fault_name[p]);
+		return -EINVAL;
+	}
+	m->fault = p;
+	m->fault_left = n;
+	return 0;
 }
 
 /* Receives one message, closing it and failing on anything unexpected. */
@@ -215,6 +271,7 @@ med_serve(struct med *m, const struct med_ops *ops, void *dev)
 			uint64_t val = 0;
 
 			ops->ioreq(m, dev, slot, &req, &val);
+			med_fault(m, MED_FAULT_MMIO);
 			ioreq_complete(&m->ring, slot, val);
 		}
 		/* Sleep only once a later submit is sure to kick us. */
@@ -238,6 +295,73 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 	med_serve(c->m, c->ops, c->dev);
 }
 
+/* ---- the sandbox (sandbox.h, docs/sandbox.md) ----------------------- */
+
+/* Stage 1, before the first control message: the process has only fds. */
+static int
+med_sandbox_enter(struct med *m, struct sandbox *sbx, const char *program,
+    const struct sandbox_opts *o)
+{
+	int ret = 0;
+
+	m->sbx = sbx;
+	if (o->disabled) {
+		med_log(m, "SANDBOX DISABLED (--no-sandbox): for debugging "
+		    "only, this mediator has every privilege of its parent");
+		sandbox_init(sbx, NULL, o, m->name);
+	} else
+		ret = sandbox_load(sbx, program, o, m->name);
+	if (ret == 0)
+		ret = sandbox_setup(sbx);
+	if (ret < 0)
+		med_log(m, "%s", sbx->error);
+	return ret;
+}
+
+/* Stage 2, just before READY, which thus means "serving, narrowed". */
+static int
+med_sandbox_serve(struct med *m)
+{
+	char line[512];
+	int ret = sandbox_serve(m->sbx);
+
+	if (ret < 0) {
+		med_log(m, "%s", m->sbx->error);
+		return ret;
+	}
+	sandbox_report_line(&m->sbx->rep, line, sizeof(line));
+	med_log(m, "%s", line);
+	return 0;
+}
+
+/* CTL_PROBE: tries what the sandbox forbids, answers PROBE_RESULT. */
+static void
+med_probe(struct med *m, const struct ctl_msg *msg)
+{
+	struct ctl_probe_result res;
+	struct ctl_probe req;
+	char bad[192] = "";
+	int ret;
+
+	if ((ret = ctl_get_probe(msg, &req)) == 0)
+		ret = sandbox_probe(&req, m->sbx->rep.stage, &res);
+	if (ret < 0) {
+		med_log(m, "probe: %s", strerror(-ret));
+		return;
+	}
+	for (uint32_t i = 0; i < res.nops; i++)
+		if (res.op[i].outcome == CTL_PROBE_ALLOWED ||
+		    res.op[i].outcome == CTL_PROBE_FAILED)
+			snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad),
+			    " %s:%s", ctl_probe_op_name(res.op[i].op),
+			    ctl_probe_outcome_name(res.op[i].outcome));
+	med_log(m, "probe: %u operations at stage %u:%s", res.nops, res.stage,
+	    bad[0] != '\0' ? bad : " every one refused");
+	if ((ret = ctl_send(m->ctl, CTL_PROBE_RESULT, msg->hdr.id, &res,
+	    sizeof(res), NULL, 0)) < 0)
+		med_log(m, "PROBE_RESULT: %s", strerror(-ret));
+}
+
 static void
 on_ctl(evutil_socket_t fd, short what, void *arg)
 {
@@ -250,6 +374,11 @@ on_ctl(evutil_socket_t fd, short what, void *arg)
 	ret = ctl_recv(c->m->ctl, &msg);
 	if (ret == -EAGAIN)
 		return;
+	if (ret == 0 && msg.hdr.type == CTL_PROBE) {
+		med_probe(c->m, &msg);
+		ctl_msg_close(&msg);
+		return;
+	}
 	if (ret < 0 || msg.hdr.type == CTL_SHUTDOWN) {
 		if (ret == 0)
 			ctl_msg_close(&msg);
@@ -295,8 +424,12 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	struct med_loop_ctx c = { &m, ops, dev };
 	struct ctl_ready rd = { 0 };
 	struct ioreq_stats st;
+	struct sandbox_opts sopt;
+	struct sandbox sbx;
 	unsigned beat_ms = 0;
 	int ret;
+
+	sandbox_opts_init(&sopt);
 
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--ctl-fd=", 9) == 0)
@@ -305,7 +438,15 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 			beat_ms = (unsigned)strtoul(argv[i] + 15, NULL, 10);
 		else if (strncmp(argv[i], "--name=", 7) == 0)
 			snprintf(m.name, sizeof(m.name), "%s", argv[i] + 7);
-		else if (ops->arg == NULL || ops->arg(&m, dev, argv[i]) < 0) {
+		else if (strncmp(argv[i], "--fault=", 8) == 0) {
+			if (med_fault_arg(&m, ops, argv[i] + 8) < 0)
+				return 2;
+		} else if ((ret = sandbox_option(&sopt, argv[i])) != 0) {
+			if (ret < 0) {
+				med_log(&m, "bad argument '%s'", argv[i]);
+				return 2;
+			}
+		} else if (ops->arg == NULL || ops->arg(&m, dev, argv[i]) < 0) {
 			med_log(&m, "bad argument '%s'", argv[i]);
 			return 2;
 		}
@@ -320,6 +461,8 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 		med_log(&m, "no --ctl-fd: this program is started by cupule");
 		return 2;
 	}
+	if (med_sandbox_enter(&m, &sbx, argv[0], &sopt) < 0)
+		return 1;
 	if ((ret = med_attach(&m)) < 0) {
 		med_log(&m, "attach failed: %s", strerror(-ret));
 		return 1;
@@ -350,6 +493,8 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 	ioreq_ring_stats(&m.ring, &st);
 	rd.generation = st.generation;
 	rd.recovered = st.recoveries;
+	if (med_sandbox_serve(&m) < 0)
+		return 1;
 	if ((ret = ctl_send(m.ctl, CTL_READY, m.next_id++, &rd, sizeof(rd),
 	    NULL, 0)) < 0) {
 		med_log(&m, "READY: %s", strerror(-ret));
@@ -366,5 +511,6 @@ med_main(int argc, char **argv, const struct med_ops *ops, void *dev)
 		event_free(m.ev_beat);
 	event_base_free(m.base);
 	ioreq_ring_close(&m.ring);
+	sandbox_free(&sbx);
 	return m.status;
 }

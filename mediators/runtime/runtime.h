@@ -11,6 +11,11 @@
  *
  * The device-state area outlives the process: a mediator started on an
  * area that already holds state takes the device over (med.takeover).
+ *
+ * The runtime also sandboxes the process (sandbox.h, docs/sandbox.md):
+ * stage 1 before the first control message, stage 2 just before READY,
+ * from the policy compiled in for argv[0]; --uid=N, --gid=N and
+ * --no-sandbox are its arguments, and it answers CTL_PROBE.
  */
 #ifndef CUPULE_RUNTIME_H
 #define CUPULE_RUNTIME_H
@@ -26,8 +31,35 @@
 #include "ring.h"
 
 struct med;
+struct sandbox;
+
+/*
+ * Fault points: places where a mediator may be told to kill itself
+ * (--fault=NAME:N: SIGKILL the Nth time execution reaches NAME), so
+ * that tests can stop it at each step of a request deterministically.
+ * docs/restart.md says what each one is for.
+ */
+enum med_fault_point {
+	MED_FAULT_NONE,
+	MED_FAULT_MMIO,		/* ring request served, not completed */
+	MED_FAULT_RECORD,	/* chain recorded, last_avail not moved */
+	MED_FAULT_AVAIL,	/* chain taken (recorded, last_avail moved) */
+	MED_FAULT_BACKEND,	/* I/O finished, no used entry written */
+	MED_FAULT_ELEM,		/* used element written, not committed */
+	MED_FAULT_COMMIT,	/* used index committed, not published */
+	MED_FAULT_USED,		/* used->idx published, no interrupt */
+	MED_FAULT_IRQ,		/* just before an irqfd write */
+	MED_FAULT_NPOINTS
+};
+
+#define MED_FAULT_BIT(p)	(1u << (p))
 
 struct med_ops {
+	/*
+	 * The fault points the device reaches (MED_FAULT_BIT()s); the
+	 * runtime reaches MMIO itself.  --fault naming another is refused.
+	 */
+	uint32_t faults;
 	/*
 	 * Parses the device's own "--key=value" argument (the runtime's
 	 * are handled already).  Returns 0, or -EINVAL for an unknown or
@@ -71,7 +103,24 @@ struct med {
 	uint32_t next_id;
 	bool ready;
 	int status;			/* exit status of med_main */
+	unsigned fault;			/* --fault point, or 0 (NONE) */
+	unsigned long fault_left;	/* times to reach it before dying */
+	struct sandbox *sbx;		/* this process's (sandbox.h) */
 };
+
+/* Counts a pass through the armed fault point; SIGKILL on the last. */
+void med_fault_hit(struct med *m);
+
+/*
+ * Fault point p: dies here if --fault says so.  Unarmed, it costs one
+ * compare and a branch that is never taken.
+ */
+static inline void
+med_fault(struct med *m, enum med_fault_point p)
+{
+	if (__builtin_expect(m->fault == (unsigned)p, 0))
+		med_fault_hit(m);
+}
 
 /*
  * Runs a mediator: set-up through the control channel, then the event

@@ -35,6 +35,8 @@ get_any(const struct ctl_msg *m, uint32_t type, void *out)
 	case CTL_MSIX_ROUTE: return ctl_get_msix_route(m, out);
 	case CTL_RESULT: return ctl_get_result(m, out);
 	case CTL_SHUTDOWN: return ctl_get_shutdown(m, out);
+	case CTL_PROBE: return ctl_get_probe(m, out);
+	case CTL_PROBE_RESULT: return ctl_get_probe_result(m, out);
 	}
 	return -EBADMSG;
 }

@@ -139,6 +139,8 @@ get_any(const struct ctl_msg *m, uint32_t type, void *out)
 	case CTL_MSIX_ROUTE: return ctl_get_msix_route(m, out);
 	case CTL_RESULT: return ctl_get_result(m, out);
 	case CTL_SHUTDOWN: return ctl_get_shutdown(m, out);
+	case CTL_PROBE: return ctl_get_probe(m, out);
+	case CTL_PROBE_RESULT: return ctl_get_probe_result(m, out);
 	}
 	return -EBADMSG;
 }
@@ -177,6 +179,12 @@ static const struct ctl_msix_route p_route = { 5, CTL_MSIX_MASKED,
     0xfee00000, 0x4041, 0 };
 static const struct ctl_result p_result = { -EINVAL, 0 };
 static const struct ctl_shutdown p_shutdown = { CTL_SHUTDOWN_POWEROFF, 0 };
+static const struct ctl_probe p_probe = { 1u << CTL_PROBE_KILL, 4242, 9, 0 };
+static const struct ctl_probe_result p_probe_result = { 3, 2, {
+	{ CTL_PROBE_OPEN_FILE, CTL_PROBE_SECCOMP, 0, 0 },
+	{ CTL_PROBE_KILL, CTL_PROBE_ERRNO, 0, EPERM },
+	{ CTL_PROBE_IO_URING, CTL_PROBE_ALLOWED, 0, 0 },
+} };
 
 static const struct {
 	uint32_t type;
@@ -200,6 +208,8 @@ static const struct {
 	{ CTL_MSIX_ROUTE, &p_route, sizeof(p_route), "" },
 	{ CTL_RESULT, &p_result, sizeof(p_result), "" },
 	{ CTL_SHUTDOWN, &p_shutdown, sizeof(p_shutdown), "" },
+	{ CTL_PROBE, &p_probe, sizeof(p_probe), "" },
+	{ CTL_PROBE_RESULT, &p_probe_result, sizeof(p_probe_result), "" },
 };
 #define NRT ((int)(sizeof(rt) / sizeof(rt[0])))
 
@@ -277,8 +287,8 @@ static const struct {
 	{ "ATTACH with one fd", CTL_ATTACH, &p_attach, 272, NONE, 0, "m",
 	    NONE, NONE, 0 },
 	{ "type 0", 0, &p_hello, 48, NONE, 0, "e", NONE, NONE, 0 },
-	{ "type 13", CTL_TYPE_MAX + 1, &p_hello, 48, NONE, 0, "e", NONE,
-	    NONE, 0 },
+	{ "type CTL_TYPE_MAX + 1", CTL_TYPE_MAX + 1, &p_hello, 48, NONE, 0,
+	    "e", NONE, NONE, 0 },
 	{ "type 0xffffffff", 0xffffffff, &p_hello, 48, NONE, 0, "", NONE,
 	    NONE, 0 },
 	{ "flags 1", CTL_HELLO, &p_hello, 48, NONE, 1, "e", NONE, NONE, 0 },
@@ -307,6 +317,22 @@ static const struct {
 	    8, 1 },
 	{ "MAP_BAR unmap with fd", CTL_MAP_BAR, &p_unmap, 32, NONE, 0, "m",
 	    NONE, NONE, 0 },
+	{ "PROBE unknown operation", CTL_PROBE, &p_probe, 16, NONE, 0, "",
+	    NONE, 2, 1 },
+	{ "PROBE reserved", CTL_PROBE, &p_probe, 16, NONE, 0, "", NONE, 12,
+	    1 },
+	{ "PROBE with an fd", CTL_PROBE, &p_probe, 16, NONE, 0, "m", NONE,
+	    NONE, 0 },
+	{ "PROBE_RESULT 17 entries", CTL_PROBE_RESULT, &p_probe_result,
+	    sizeof(p_probe_result), NONE, 0, "", NONE, 0, 17 },
+	{ "PROBE_RESULT stage 3", CTL_PROBE_RESULT, &p_probe_result,
+	    sizeof(p_probe_result), NONE, 0, "", NONE, 4, 3 },
+	{ "PROBE_RESULT op twice", CTL_PROBE_RESULT, &p_probe_result,
+	    sizeof(p_probe_result), NONE, 0, "", NONE, 16, 0 },
+	{ "PROBE_RESULT outcome 6", CTL_PROBE_RESULT, &p_probe_result,
+	    sizeof(p_probe_result), NONE, 0, "", NONE, 10, 6 },
+	{ "PROBE_RESULT entry past nops", CTL_PROBE_RESULT, &p_probe_result,
+	    sizeof(p_probe_result), NONE, 0, "", NONE, 32, 1 },
 	{ "IOEVENTFD size 3", CTL_IOEVENTFD, &p_ioev, 32, NONE, 0, "e",
 	    NONE, 16, 3 },
 	{ "IOEVENTFD datamatch wider than size", CTL_IOEVENTFD, &p_ioev, 32,
@@ -486,14 +512,22 @@ START_TEST(test_names)
 {
 	static const char *const want[] = { "?", "HELLO", "READY", "ATTACH",
 	    "ATTACH_SLOTS", "ATTACH_STATE", "DEVICE", "MAP_BAR", "IOEVENTFD",
-	    "IRQFD", "MSIX_ROUTE", "RESULT", "SHUTDOWN", "?" };
+	    "IRQFD", "MSIX_ROUTE", "RESULT", "SHUTDOWN", "PROBE",
+	    "PROBE_RESULT", "?" };
 	static const uint32_t types[] = { 0, CTL_HELLO, CTL_READY, CTL_ATTACH,
 	    CTL_ATTACH_SLOTS, CTL_ATTACH_STATE, CTL_DEVICE, CTL_MAP_BAR,
 	    CTL_IOEVENTFD, CTL_IRQFD, CTL_MSIX_ROUTE, CTL_RESULT,
-	    CTL_SHUTDOWN, CTL_TYPE_MAX + 1 };
+	    CTL_SHUTDOWN, CTL_PROBE, CTL_PROBE_RESULT, CTL_TYPE_MAX + 1 };
 
 	for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		ck_assert_str_eq(ctl_type_name(types[i]), want[i]);
+	ck_assert_str_eq(ctl_probe_op_name(CTL_PROBE_OPEN_FILE), "open-file");
+	ck_assert_str_eq(ctl_probe_op_name(CTL_PROBE_IO_URING), "io_uring");
+	ck_assert_str_eq(ctl_probe_op_name(CTL_PROBE_NOPS), "?");
+	ck_assert_str_eq(ctl_probe_outcome_name(CTL_PROBE_SECCOMP), "seccomp");
+	ck_assert_str_eq(ctl_probe_outcome_name(CTL_PROBE_ALLOWED), "ALLOWED");
+	ck_assert_str_eq(ctl_probe_outcome_name(0), "?");
+	ck_assert_str_eq(ctl_probe_outcome_name(99), "?");
 }
 END_TEST
 

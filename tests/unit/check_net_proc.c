@@ -11,6 +11,9 @@
  * the switch going away, and a mediator killed with SIGKILL and started
  * again on the same state, with chains it had taken and not returned.
  *
+ * The mediator runs sandboxed as a spawner starts it (sandbox.h): its
+ * own namespaces (sandbox_fork()) and a uid and gid of its own.
+ *
  * CHECK_NET_LOG=1 prints each mediator's log after its test.
  */
 #include <check.h>
@@ -33,6 +36,7 @@
 #include "ctl.h"
 #include "net.h"
 #include "ring.h"
+#include "sandbox.h"
 #include "virtio_pci.h"
 
 #define MEM_SIZE	(4u << 20)
@@ -168,13 +172,14 @@ spawn(void)
 
 	ck_assert_int_eq(ctl_socketpair(sv), 0);
 	fflush(NULL);
-	vm.pid = fork();
+	vm.pid = sandbox_fork();
 	ck_assert_int_ge(vm.pid, 0);
 	if (vm.pid == 0) {
 		char *argv[] = { (char *)"cupule-net", (char *)"--ctl-fd=3",
 		    (char *)"--backend-fd=4", (char *)"--backend=switch",
 		    (char *)"--mac=52:54:00:12:34:56",
-		    (char *)"--name=check/net", NULL };
+		    (char *)"--name=check/net", (char *)"--uid=2146435104",
+		    (char *)"--gid=2146435104", NULL };
 		int c = fcntl(sv[0], F_DUPFD_CLOEXEC, 200);
 		int b = fcntl(vm.backend, F_DUPFD_CLOEXEC, 200);
 		int l = fcntl(vm.log, F_DUPFD_CLOEXEC, 200);
