@@ -284,24 +284,31 @@ void blk_engine_free(struct blk_engine *e);
  * indexed by descriptor head: a head is in flight at most once, since
  * the driver cannot reuse it before the device returns it.
  *
- * Per request: blk_inflight_add() when its chain is taken from the
- * avail ring, blk_inflight_done() just before the used-ring push (with
- * the used index it will take), blk_inflight_remove() right after.  A
- * new process calls blk_inflight_check(), then blk_inflight_recover()
- * with the queue's used index, and resubmits what blk_inflight_list()
- * returns, oldest first.  Every request type is safe to run twice; see
- * docs/blk.md.
+ * Per request, each step one release store that a crash leaves either
+ * done or not (docs/restart.md has the whole argument):
+ *
+ *   blk_inflight_add(head, last_avail)	chain seen at last_avail (PENDING)
+ *   vq_advance()			last_avail moves past it
+ *   ... the request runs ...
+ *   blk_inflight_done(head, used_idx)	finished, to be pushed at used_idx
+ *   vq_push_elem(), vq_push_commit()	pushed once used_idx moved past it
+ *   blk_inflight_remove(head)
+ *
+ * A new process calls blk_inflight_check(), then blk_inflight_recover()
+ * on the queue's indexes, and resubmits what blk_inflight_list() returns,
+ * oldest first.  Every request type is safe to run again (docs/blk.md).
  */
 #define BLK_INFLIGHT_MAX	BLK_QUEUE_SIZE
 #define BLK_INFLIGHT_MAGIC	0x49425543u	/* bytes "CUBI" */
-#define BLK_INFLIGHT_VERSION	1
+#define BLK_INFLIGHT_VERSION	2
 
 #define BLK_INFLIGHT_FREE	0
 #define BLK_INFLIGHT_PENDING	1	/* taken, not finished */
 #define BLK_INFLIGHT_DONE	2	/* finished, being pushed at used_idx */
 
 struct blk_inflight_entry {
-	uint32_t seq;		/* order taken; meaningful unless FREE */
+	uint16_t avail_idx;	/* the avail ring index it was taken at */
+	uint16_t reserved;
 	uint16_t used_idx;	/* DONE: the used index it is pushed at */
 	uint16_t state;		/* BLK_INFLIGHT_* */
 };
@@ -310,8 +317,7 @@ struct blk_inflight {
 	uint32_t magic;		/* 0x00 */
 	uint16_t version;	/* 0x04 */
 	uint16_t max;		/* 0x06: BLK_INFLIGHT_MAX */
-	uint32_t next_seq;	/* 0x08 */
-	uint32_t reserved;	/* 0x0c */
+	uint32_t reserved[2];	/* 0x08 */
 	struct blk_inflight_entry e[BLK_INFLIGHT_MAX];	/* 0x10 */
 };				/* 0x810 bytes */
 
@@ -325,11 +331,12 @@ void blk_inflight_init(struct blk_inflight *r);
 int blk_inflight_check(const struct blk_inflight *r);
 
 /*
- * Records head as taken.  Returns 0, -EINVAL for head out of the
- * record, or -EEXIST when head is already in flight (a driver bug or a
- * replay: the caller decides).
+ * Records head as seen at avail index avail_idx, before the caller
+ * moves last_avail past it.  Returns 0, -EINVAL for head out of the
+ * record, or -EEXIST when head is already in flight (a driver bug).
  */
-int blk_inflight_add(struct blk_inflight *r, uint16_t head);
+int blk_inflight_add(struct blk_inflight *r, uint16_t head,
+    uint16_t avail_idx);
 
 /*
  * Marks head finished and about to be pushed at used index used_idx.
@@ -342,16 +349,23 @@ int blk_inflight_done(struct blk_inflight *r, uint16_t head,
 int blk_inflight_remove(struct blk_inflight *r, uint16_t head);
 
 /*
- * After a restart: forgets every DONE entry that was pushed (the queue's
- * used index has moved past it) and turns the others back to PENDING.
- * Returns the number forgotten.
+ * After a restart, with the queue's committed indexes (size entries,
+ * *last_avail, used_idx): moves *last_avail past a chain recorded and
+ * not yet taken, forgets every DONE entry that was pushed (used_idx
+ * moved past it) and turns the other DONE ones back to PENDING.
+ * Returns the number of entries left to run again, or -EPROTO, with
+ * nothing changed, for a record that cannot come from this queue (an
+ * entry taken more than size chains ago, or two not yet taken).
  */
-int blk_inflight_recover(struct blk_inflight *r, uint16_t used_idx);
+int blk_inflight_recover(struct blk_inflight *r, uint16_t *last_avail,
+    uint16_t used_idx, uint16_t size);
 
 /*
- * Stores up to max heads in flight into heads, oldest first.  Returns
- * how many are in flight (may exceed max).
+ * Stores up to max heads in flight into heads, oldest first (the
+ * furthest behind last_avail).  Returns how many are in flight (may
+ * exceed max).
  */
-int blk_inflight_list(const struct blk_inflight *r, uint16_t *heads, int max);
+int blk_inflight_list(const struct blk_inflight *r, uint16_t last_avail,
+    uint16_t *heads, int max);
 
 #endif

@@ -4,11 +4,13 @@
  * dies (crash, kill, upgrade) leaves it behind; the next one learns
  * from it which chains it owes the guest an answer for.
  *
- * One process writes the record and a crash stops it between any two
- * stores, so each change is a single store of a naturally aligned field,
- * ordered with release stores: seq before state when adding, used_idx
- * before state when finishing.  The record is read back by a process
- * that trusts nothing in it: blk_inflight_check() first.
+ * One process writes the record and a kill stops it between any two
+ * instructions, so each change ends with a single release store of an
+ * aligned state word, after the fields it publishes: avail_idx before
+ * state when adding, used_idx before state when finishing.  The record
+ * is read back by a process that trusts nothing in it:
+ * blk_inflight_check() and blk_inflight_recover() refuse what this code
+ * could not have written.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -17,6 +19,8 @@
 #include "blk.h"
 
 _Static_assert(sizeof(struct blk_inflight_entry) == 8, "entry layout");
+_Static_assert(offsetof(struct blk_inflight_entry, used_idx) == 4,
+    "entry layout");
 _Static_assert(offsetof(struct blk_inflight, e) == 0x10, "record layout");
 _Static_assert(sizeof(struct blk_inflight) == 0x10 + 8 * BLK_INFLIGHT_MAX,
     "record layout");
@@ -36,8 +40,7 @@ blk_inflight_init(struct blk_inflight *r)
 {
 	memset(r->e, 0, sizeof(r->e));
 	r->max = BLK_INFLIGHT_MAX;
-	r->next_seq = 1;
-	r->reserved = 0;
+	r->reserved[0] = r->reserved[1] = 0;
 	r->version = BLK_INFLIGHT_VERSION;
 	__atomic_store_n(&r->magic, BLK_INFLIGHT_MAGIC, __ATOMIC_RELEASE);
 }
@@ -56,21 +59,18 @@ blk_inflight_check(const struct blk_inflight *r)
 	return 0;
 }
 
-/* Records head as taken; 0, -EINVAL or -EEXIST. */
+/* Records head as seen at avail_idx; 0, -EINVAL or -EEXIST. */
 int
-blk_inflight_add(struct blk_inflight *r, uint16_t head)
+blk_inflight_add(struct blk_inflight *r, uint16_t head, uint16_t avail_idx)
 {
 	struct blk_inflight_entry *e;
-	uint32_t seq;
 
 	if (head >= BLK_INFLIGHT_MAX)
 		return -EINVAL;
 	e = &r->e[head];
 	if (e->state != BLK_INFLIGHT_FREE)
 		return -EEXIST;
-	seq = r->next_seq;
-	r->next_seq = seq + 1;
-	e->seq = seq;
+	e->avail_idx = avail_idx;
 	e->used_idx = 0;
 	set_state(e, BLK_INFLIGHT_PENDING);
 	return 0;
@@ -114,52 +114,80 @@ blk_inflight_remove(struct blk_inflight *r, uint16_t head)
 }
 
 /*
- * A DONE entry was pushed when the queue's used index moved past the
- * index it was to take.  Only this process pushes, and nothing is
- * pushed between blk_inflight_done() and the push it announces, so the
- * used index either still equals used_idx (not pushed) or does not.
+ * What the order of the steps leaves possible, and nothing else:
+ *
+ * - a PENDING entry was seen at avail_idx, and last_avail has moved past
+ *   it (it was taken) or not yet (age 0: the process died in between).
+ *   At most one can be in between, as chains are taken one at a time,
+ *   and none was taken more than size chains ago: the driver cannot
+ *   have more chains out than the queue has entries.
+ * - a DONE entry is being pushed at its used_idx.  Only one at a time,
+ *   and nothing else is pushed until it is removed, so the committed
+ *   used index is either used_idx (not pushed: run it again) or one
+ *   more (pushed: forget it).
  */
 int
-blk_inflight_recover(struct blk_inflight *r, uint16_t used_idx)
+blk_inflight_recover(struct blk_inflight *r, uint16_t *last_avail,
+    uint16_t used_idx, uint16_t size)
 {
-	int n = 0;
+	int fresh = -1, done = -1, n = 0;
 
+	if (size == 0 || size > BLK_INFLIGHT_MAX)
+		return -EPROTO;
+	/* Everything is checked before anything changes. */
 	for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++) {
-		struct blk_inflight_entry *e = &r->e[i];
+		const struct blk_inflight_entry *e = &r->e[i];
+		uint16_t age = (uint16_t)(*last_avail - e->avail_idx);
 
-		if (e->state != BLK_INFLIGHT_DONE)
+		if (e->state == BLK_INFLIGHT_FREE)
 			continue;
-		if (e->used_idx != used_idx) {
-			set_state(e, BLK_INFLIGHT_FREE);
-			n++;
-		} else
-			set_state(e, BLK_INFLIGHT_PENDING);
+		if (i >= size || age > size)
+			return -EPROTO;
+		if (age == 0) {
+			if (e->state != BLK_INFLIGHT_PENDING || fresh >= 0)
+				return -EPROTO;
+			fresh = (int)i;
+		}
+		if (e->state == BLK_INFLIGHT_DONE) {
+			if (done >= 0 || (e->used_idx != used_idx &&
+			    (uint16_t)(e->used_idx + 1) != used_idx))
+				return -EPROTO;
+			done = (int)i;
+		}
 	}
+	/* Seen and recorded, not taken: take it now, as it would have been. */
+	if (fresh >= 0)
+		*last_avail = (uint16_t)(*last_avail + 1);
+	if (done >= 0)
+		set_state(&r->e[done], r->e[done].used_idx == used_idx ?
+		    BLK_INFLIGHT_PENDING : BLK_INFLIGHT_FREE);
+	for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++)
+		n += r->e[i].state != BLK_INFLIGHT_FREE;
 	return n;
 }
 
 /* Heads in flight, oldest first; returns their number. */
 int
-blk_inflight_list(const struct blk_inflight *r, uint16_t *heads, int max)
+blk_inflight_list(const struct blk_inflight *r, uint16_t last_avail,
+    uint16_t *heads, int max)
 {
-	uint32_t age[BLK_INFLIGHT_MAX];
+	uint16_t age[BLK_INFLIGHT_MAX];
 	uint16_t order[BLK_INFLIGHT_MAX];
-	uint32_t next = r->next_seq;
 	int n = 0;
 
 	/*
-	 * Sequence numbers wrap; their distance back from next_seq does
-	 * not, as long as fewer than 2^32 requests are taken while one
-	 * stays in flight.  Insertion sort: at most 256 entries, and only
-	 * at restart.
+	 * Avail indexes wrap; their distance back from last_avail does not
+	 * while fewer than 65536 chains are taken after one still in
+	 * flight, which the queue size rules out.  Insertion sort: at most
+	 * 256 entries, and only at restart.
 	 */
 	for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++) {
-		uint32_t a;
+		uint16_t a;
 		int j;
 
 		if (r->e[i].state == BLK_INFLIGHT_FREE)
 			continue;
-		a = next - r->e[i].seq;
+		a = (uint16_t)(last_avail - r->e[i].avail_idx);
 		for (j = n; j > 0 && age[j - 1] < a; j--) {
 			age[j] = age[j - 1];
 			order[j] = order[j - 1];

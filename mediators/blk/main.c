@@ -49,8 +49,38 @@ blk_fire(void *opaque, uint16_t vector)
 	int fd = vector == VIRTIO_INTX_VECTOR ? d->intx_fd :
 	    vector < d->nirq ? d->irq_fd[vector] : -1;
 
+	med_fault(d->m, MED_FAULT_IRQ);
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
 		med_log(d->m, "irqfd: %s", strerror(errno));
+}
+
+/*
+ * Returns a finished request to the guest, in the steps the in-flight
+ * record can follow (blk.h): a crash between any two leaves it either
+ * to be run again or pushed, never both.  A queue that is no longer
+ * usable (reset, needs reset) drops the answer with the record entry.
+ */
+static void
+blk_push(struct blkdev *d, uint16_t head, uint32_t written)
+{
+	struct vq_state *q = virtio_queue(d->s, &d->vdev, 0);
+
+	if (q == NULL) {
+		blk_inflight_remove(d->inflight, head);
+		return;
+	}
+	blk_inflight_done(d->inflight, head, q->used_idx);
+	if (vq_push_elem(&d->m->mem, q, head, written) < 0) {
+		/* The entry stays: the reset asked for clears the record. */
+		VIRTIO_VIOLATION(d->s, &d->vdev, "queue 0: used ring unusable");
+		return;
+	}
+	med_fault(d->m, MED_FAULT_ELEM);
+	vq_push_commit(q);
+	med_fault(d->m, MED_FAULT_COMMIT);
+	vq_publish(&d->m->mem, q);
+	med_fault(d->m, MED_FAULT_USED);
+	blk_inflight_remove(d->inflight, head);
 }
 
 /* Returns finished requests to the guest, then one interrupt. */
@@ -62,18 +92,44 @@ blk_complete(struct blkdev *d)
 
 	while ((n = blk_engine_reap(d->eng, done, 32)) > 0) {
 		for (int i = 0; i < n; i++) {
-			struct vq_state *q = &d->s->vq[0];
-
-			blk_inflight_done(d->inflight, done[i].head,
-			    q->used_idx);
-			virtio_queue_push(d->s, &d->vdev, &d->m->mem, 0,
-			    done[i].head, done[i].written);
-			blk_inflight_remove(d->inflight, done[i].head);
+			med_fault(d->m, MED_FAULT_BACKEND);
+			blk_push(d, done[i].head, done[i].written);
 			pushed++;
 		}
 	}
 	if (pushed)
 		virtio_queue_interrupt(d->s, &d->vdev, &d->m->mem, 0);
+}
+
+/*
+ * Starts the request in chain c: on the engine, or at once when parsing
+ * answered it (refused, GET_ID).  Returns 1 when it went to the engine,
+ * 0 when it was answered (pushed: the caller owes an interrupt), -EBUSY
+ * when the engine is full after all, -EPROTO after a violation.
+ */
+static int
+blk_start_req(struct blkdev *d, const struct vq_chain *c)
+{
+	static struct blk_req r;	/* large: not on the stack */
+	struct blk_done done;
+	int ret;
+
+	if (blk_parse(&d->b, c, &r) < 0) {
+		VIRTIO_VIOLATION(d->s, &d->vdev, "request %u: %s", c->head,
+		    r.why ? r.why : "malformed");
+		return -EPROTO;
+	}
+	if (r.op == BLK_OP_NONE) {
+		blk_exec(&d->b, &r, &done);
+		med_fault(d->m, MED_FAULT_BACKEND);
+		blk_push(d, done.head, done.written);
+		return 0;
+	}
+	if ((ret = blk_engine_submit(d->eng, &r)) < 0) {
+		med_log(d->m, "engine: %s", strerror(-ret));
+		return ret;
+	}
+	return 1;
 }
 
 /*
@@ -83,57 +139,91 @@ blk_complete(struct blkdev *d)
  * once per arming, so returning with the ring not empty and not armed
  * would wait forever.  With the engine full the loop stops without
  * arming: on_done() calls us again when a request finishes.
+ *
+ * A chain is recorded before last_avail moves past it, so that a crash
+ * in between leaves it either in the record or still available (and
+ * recovery tells which: blk_inflight_recover()).
  */
 static void
 blk_process(struct blkdev *d)
 {
 	static struct vq_chain c;	/* large: not on the stack */
-	static struct blk_req r;
-	struct blk_done done;
+	struct vq_state *q;
 	int submitted = 0, sync = 0, ret;
 
 	if (d->b.negotiated != d->s->driver_features)
 		blk_negotiated(&d->b, d->s->driver_features);
 	while (blk_engine_pending(d->eng) < BLK_QUEUE_SIZE) {
-		ret = virtio_queue_pop(d->s, &d->vdev, &d->m->mem, 0, &c);
+		ret = virtio_queue_peek(d->s, &d->vdev, &d->m->mem, 0, &c);
 		if (ret == 0 &&
 		    virtio_queue_arm(d->s, &d->vdev, &d->m->mem, 0))
 			continue;	/* published while we drained */
-		if (ret != 1)
-			break;		/* armed, unusable, or a violation */
-		if (blk_inflight_add(d->inflight, c.head) < 0) {
+		/* Armed, unusable, or a violation. */
+		if (ret != 1 || (q = virtio_queue(d->s, &d->vdev, 0)) == NULL)
+			break;
+		if (blk_inflight_add(d->inflight, c.head, q->last_avail) < 0) {
 			VIRTIO_VIOLATION(d->s, &d->vdev, "head %u is already "
 			    "in flight", c.head);
-			return;
-		}
-		if (blk_parse(&d->b, &c, &r) < 0) {
-			VIRTIO_VIOLATION(d->s, &d->vdev, "request %u: %s",
-			    c.head, r.why ? r.why : "malformed");
-			return;
-		}
-		if (r.op == BLK_OP_NONE) {
-			/* Answered already (refused, or GET_ID). */
-			blk_exec(&d->b, &r, &done);
-			blk_inflight_done(d->inflight, done.head,
-			    d->s->vq[0].used_idx);
-			virtio_queue_push(d->s, &d->vdev, &d->m->mem, 0,
-			    done.head, done.written);
-			blk_inflight_remove(d->inflight, done.head);
-			sync++;
-			continue;
-		}
-		ret = blk_engine_submit(d->eng, &r);
-		if (ret < 0) {
-			/* -EBUSY: full after all; on_done() comes back. */
-			med_log(d->m, "engine: %s", strerror(-ret));
 			break;
 		}
-		submitted++;
+		med_fault(d->m, MED_FAULT_RECORD);
+		vq_advance(q);
+		med_fault(d->m, MED_FAULT_AVAIL);
+		ret = blk_start_req(d, &c);
+		if (ret < 0)
+			break;	/* -EBUSY: on_done() comes back */
+		if (ret == 0)
+			sync++;
+		else
+			submitted++;
 	}
 	if (submitted)
 		blk_engine_kick(d->eng);
 	if (sync)
 		virtio_queue_interrupt(d->s, &d->vdev, &d->m->mem, 0);
+}
+
+/*
+ * A takeover: puts the record in line with the queue (a chain recorded
+ * but not taken is taken, a pushed one forgotten), then runs again
+ * every request the dead process took and did not answer, oldest first.
+ * virtio_takeover() then publishes, interrupts and looks at the queue.
+ * A record that does not fit the queue is not guessed at: the driver
+ * is asked for a reset.
+ */
+static void
+blk_recover(struct blkdev *d)
+{
+	static struct vq_chain c;	/* large: not on the stack */
+	uint16_t heads[BLK_INFLIGHT_MAX];
+	struct vq_state *q = virtio_queue(d->s, &d->vdev, 0);
+	int n, ret, submitted = 0;
+
+	/* Not usable: nothing can be answered, and a reset clears it all. */
+	if (q == NULL)
+		return;
+	n = blk_inflight_recover(d->inflight, &q->last_avail, q->used_idx,
+	    q->size);
+	if (n < 0) {
+		VIRTIO_VIOLATION(d->s, &d->vdev, "takeover: the in-flight "
+		    "record does not match the queue");
+		return;
+	}
+	n = blk_inflight_list(d->inflight, q->last_avail, heads,
+	    BLK_INFLIGHT_MAX);
+	if (n > 0)
+		med_log(d->m, "takeover: running %d request(s) again", n);
+	for (int i = 0; i < n && i < BLK_INFLIGHT_MAX; i++) {
+		if (virtio_queue_chain(d->s, &d->vdev, &d->m->mem, 0,
+		    heads[i], &c) < 0)
+			break;
+		/* The engine has room for a whole queue. */
+		if ((ret = blk_start_req(d, &c)) < 0)
+			break;
+		submitted += ret;
+	}
+	if (submitted)
+		blk_engine_kick(d->eng);
 }
 
 static void
@@ -295,17 +385,6 @@ blk_start(struct med *m, void *dev)
 			return ret;
 		m->takeover = true;
 		blk_negotiated(&d->b, d->s->driver_features);
-		/*
-		 * XXX requests the previous process took but did not finish
-		 * are not resubmitted yet: the device asks for a reset.
-		 */
-		for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++)
-			if (d->inflight->e[i].state != BLK_INFLIGHT_FREE) {
-				VIRTIO_VIOLATION(d->s, &d->vdev, "takeover with "
-				    "requests in flight");
-				blk_inflight_init(d->inflight);
-				break;
-			}
 		med_log(m, "took the device over (%u resets so far)",
 		    d->s->reset_count);
 	}
@@ -322,11 +401,13 @@ blk_start(struct med *m, void *dev)
 	event_add(d->ev_resample, NULL);
 	/*
 	 * The new irqfds and ioeventfd are in place: what the dead process
-	 * may have left undone (an interrupt, a notification it never
-	 * read) is done again.
+	 * may have left undone (requests, a used index, an interrupt, a
+	 * notification it never read) is done again.
 	 */
-	if (m->takeover)
+	if (m->takeover) {
+		blk_recover(d);
 		virtio_takeover(d->s, &d->vdev, &m->mem);
+	}
 	return 0;
 }
 
@@ -379,6 +460,13 @@ int
 main(int argc, char **argv)
 {
 	static const struct med_ops ops = {
+		.faults = MED_FAULT_BIT(MED_FAULT_RECORD) |
+		    MED_FAULT_BIT(MED_FAULT_AVAIL) |
+		    MED_FAULT_BIT(MED_FAULT_BACKEND) |
+		    MED_FAULT_BIT(MED_FAULT_ELEM) |
+		    MED_FAULT_BIT(MED_FAULT_COMMIT) |
+		    MED_FAULT_BIT(MED_FAULT_USED) |
+		    MED_FAULT_BIT(MED_FAULT_IRQ),
 		.arg = blk_arg, .start = blk_start, .ioreq = blk_ioreq,
 		.stop = blk_stop, .dump = blk_dump,
 	};

@@ -310,6 +310,23 @@ int virtio_queue_pop(struct virtio_state *s, const struct virtio_dev *d,
     const struct gmem *m, uint16_t qi, struct vq_chain *c);
 
 /*
+ * vq_peek() on queue qi with the negotiated features, violations
+ * reported: the next chain, not taken until vq_advance().  Returns 1,
+ * 0 (nothing, or queue not usable) or -EPROTO.
+ */
+int virtio_queue_peek(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m, uint16_t qi, struct vq_chain *c);
+
+/*
+ * vq_chain_at() on queue qi with the negotiated features, violations
+ * reported: the chain at head, which the device took before (a restart
+ * resubmitting it).  Returns 0, -EINVAL when the queue is not usable, or
+ * -EPROTO.
+ */
+int virtio_queue_chain(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m, uint16_t qi, uint16_t head, struct vq_chain *c);
+
+/*
  * vq_push() on queue qi, violations reported.  Returns 0, -EPROTO, or
  * -EINVAL when the queue is not usable (reset, or needs reset): the
  * completion is dropped.
@@ -347,10 +364,12 @@ bool virtio_queue_arm(struct virtio_state *s, const struct virtio_dev *d,
 /*
  * A new process took s over (virtio_state_check() passed), its
  * interrupts and notifications set up: forgets every interrupt decision
- * the dead process recorded, then for every usable queue decides on an
- * interrupt (which now says yes, unless NO_INTERRUPT without EVENT_IDX)
- * and calls queue_notify, since an interrupt or a notification may
- * have been lost while no process ran.
+ * the dead process recorded, then for every usable queue publishes the
+ * used index again (vq_publish(): it may have died between committing
+ * a push and publishing it), decides on an interrupt (which now says
+ * yes, unless NO_INTERRUPT without EVENT_IDX) and calls queue_notify,
+ * since an interrupt or a notification may have been lost while no
+ * process ran.
  */
 void virtio_takeover(struct virtio_state *s, const struct virtio_dev *d,
     const struct gmem *m);

@@ -74,6 +74,14 @@ event_idx(const struct virtio_state *s)
 	    VIRTIO_F_EVENT_IDX) != 0;
 }
 
+/* The driver accepted indirect descriptors. */
+static bool
+indirect(const struct virtio_state *s)
+{
+	return (__atomic_load_n(&s->driver_features, __ATOMIC_RELAXED) &
+	    VIRTIO_F_INDIRECT_DESC) != 0;
+}
+
 /* Puts queue i as after a reset. */
 static void
 queue_init(struct vq_state *q, const struct virtio_dev *d, uint16_t i)
@@ -192,15 +200,45 @@ virtio_queue_pop(struct virtio_state *s, const struct virtio_dev *d,
     const struct gmem *m, uint16_t qi, struct vq_chain *c)
 {
 	struct vq_state *q = virtio_queue(s, d, qi);
-	uint64_t feat;
 	int ret;
 
 	if (q == NULL)
 		return 0;
-	feat = __atomic_load_n(&s->driver_features, __ATOMIC_RELAXED);
-	ret = vq_pop(m, q, (feat & VIRTIO_F_INDIRECT_DESC) != 0, c);
+	ret = vq_pop(m, q, indirect(s), c);
 	if (ret == -EPROTO)
 		VIRTIO_VIOLATION(s, d, "queue %u: %s", qi,
+		    c->why != NULL ? c->why : "bad chain");
+	return ret;
+}
+
+int
+virtio_queue_peek(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m, uint16_t qi, struct vq_chain *c)
+{
+	struct vq_state *q = virtio_queue(s, d, qi);
+	int ret;
+
+	if (q == NULL)
+		return 0;
+	ret = vq_peek(m, q, indirect(s), c);
+	if (ret == -EPROTO)
+		VIRTIO_VIOLATION(s, d, "queue %u: %s", qi,
+		    c->why != NULL ? c->why : "bad chain");
+	return ret;
+}
+
+int
+virtio_queue_chain(struct virtio_state *s, const struct virtio_dev *d,
+    const struct gmem *m, uint16_t qi, uint16_t head, struct vq_chain *c)
+{
+	struct vq_state *q = virtio_queue(s, d, qi);
+	int ret;
+
+	if (q == NULL)
+		return -EINVAL;
+	ret = vq_chain_at(m, q, indirect(s), head, c);
+	if (ret == -EPROTO)
+		VIRTIO_VIOLATION(s, d, "queue %u: chain %u: %s", qi, head,
 		    c->why != NULL ? c->why : "bad chain");
 	return ret;
 }
@@ -254,25 +292,30 @@ virtio_queue_arm(struct virtio_state *s, const struct virtio_dev *d,
 }
 
 /*
- * The dead process may have published used entries and died before
- * raising their interrupt, or after recording a decision it did not
- * carry out; and a notification sent while no process listened is
- * gone, which under EVENT_IDX the driver does not repeat (it only
- * notifies when it crosses avail_event, and it already did).  So every
- * decision is forgotten, and every usable queue gets an interrupt
- * decision (which then says yes, unless the driver without EVENT_IDX
- * asked for none) and a notification, as if the driver had sent one.
- * Both are harmless when nothing was lost.
+ * The dead process may have committed a push and died before publishing
+ * it in used->idx, published used entries and died before raising their
+ * interrupt, or recorded a decision it did not carry out; and a
+ * notification sent while no process listened is gone, which under
+ * EVENT_IDX the driver does not repeat (it only notifies when it
+ * crosses avail_event, and it already did).  So every decision is
+ * forgotten, and every usable queue gets its used index published, an
+ * interrupt decision (which then says yes, unless the driver without
+ * EVENT_IDX asked for none) and a notification, as if the driver had
+ * sent one.  All are harmless when nothing was lost.
  */
 void
 virtio_takeover(struct virtio_state *s, const struct virtio_dev *d,
     const struct gmem *m)
 {
+	struct vq_state *q;
+
 	for (uint16_t i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		s->vq[i].flags &= (uint16_t)~VQ_SIGNALLED;
 	for (uint16_t i = 0; i < d->ops->num_queues; i++) {
-		if (virtio_queue(s, d, i) == NULL)
+		if ((q = virtio_queue(s, d, i)) == NULL)
 			continue;
+		/* A ring it cannot write had nothing pushed: no error here. */
+		(void)vq_publish(m, q);
 		if (d->fire != NULL)
 			virtio_queue_interrupt(s, d, m, i);
 		if (d->ops->queue_notify != NULL)

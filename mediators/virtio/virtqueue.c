@@ -180,7 +180,7 @@ walk_chain(const struct gmem *m, const uint8_t *desc, uint16_t size,
 }
 
 int
-vq_pop(const struct gmem *m, struct vq_state *q, bool indirect,
+vq_peek(const struct gmem *m, const struct vq_state *q, bool indirect,
     struct vq_chain *c)
 {
 	uint16_t size, last, avail_idx, head;
@@ -222,30 +222,83 @@ vq_pop(const struct gmem *m, struct vq_state *q, bool indirect,
 	c->head = head;
 	if (walk_chain(m, desc, size, head, indirect, c) < 0)
 		return -EPROTO;
-	q->last_avail = (uint16_t)(last + 1);
 	return 1;
 }
 
+void
+vq_advance(struct vq_state *q)
+{
+	__atomic_store_n(&q->last_avail, (uint16_t)(q->last_avail + 1),
+	    __ATOMIC_RELEASE);
+}
+
 int
-vq_push(const struct gmem *m, struct vq_state *q, uint16_t head,
+vq_pop(const struct gmem *m, struct vq_state *q, bool indirect,
+    struct vq_chain *c)
+{
+	int ret = vq_peek(m, q, indirect, c);
+
+	if (ret == 1)
+		vq_advance(q);
+	return ret;
+}
+
+int
+vq_chain_at(const struct gmem *m, const struct vq_state *q, bool indirect,
+    uint16_t head, struct vq_chain *c)
+{
+	uint16_t size = q->size;
+	uint64_t desc_gpa = q->desc;
+	const uint8_t *desc;
+
+	c->nseg = 0;
+	c->out_len = c->in_len = 0;
+	c->why = NULL;
+	if (!size_ok(size))
+		return fail(c, "bad queue size");
+	if ((desc_gpa & 15) != 0)
+		return fail(c, "misaligned ring");
+	if ((desc = gmem_ptr(m, desc_gpa, VIRTQ_DESC_BYTES(size))) == NULL)
+		return fail(c, "ring outside guest memory");
+	if (head >= size)
+		return fail(c, "head index out of range");
+	c->head = head;
+	return walk_chain(m, desc, size, head, indirect, c);
+}
+
+/* The used ring of q as host words, or NULL when it is not usable. */
+static uint32_t *
+used_ring(const struct gmem *m, const struct vq_state *q)
+{
+	uint16_t size = q->size;
+	uint64_t used_gpa = q->used;
+
+	if (!size_ok(size) || (used_gpa & 3) != 0)
+		return NULL;
+	return gmem_ptr(m, used_gpa, VIRTQ_USED_BYTES(size));
+}
+
+int
+vq_push_elem(const struct gmem *m, const struct vq_state *q, uint16_t head,
     uint32_t written)
 {
-	uint16_t size = q->size, idx = q->used_idx;
-	uint64_t used_gpa = q->used;
-	uint32_t *used;
+	uint32_t *used = used_ring(m, q);
 	uint32_t slot;
 
-	if (!size_ok(size) || head >= size || (used_gpa & 3) != 0)
-		return -EPROTO;
-	used = gmem_ptr(m, used_gpa, VIRTQ_USED_BYTES(size));
-	if (used == NULL)
+	if (used == NULL || head >= q->size)
 		return -EPROTO;
 	/* used: u16 flags, u16 idx, then {u32 id, u32 len}[size]. */
-	slot = 1 + 2u * (idx & (size - 1));
+	slot = 1 + 2u * (q->used_idx & (q->size - 1));
 	__atomic_store_n(&used[slot], (uint32_t)head, __ATOMIC_RELAXED);
 	__atomic_store_n(&used[slot + 1], written, __ATOMIC_RELAXED);
-	idx++;
-	q->used_idx = idx;
+	return 0;
+}
+
+void
+vq_push_commit(struct vq_state *q)
+{
+	uint16_t idx = (uint16_t)(q->used_idx + 1);
+
 	/*
 	 * 65536 pushes since the last interrupt decision bring used_idx
 	 * back to signalled_used, and [signalled_used, used_idx) would
@@ -253,9 +306,32 @@ vq_push(const struct gmem *m, struct vq_state *q, uint16_t head,
 	 */
 	if (idx == q->signalled_used)
 		q->flags &= (uint16_t)~VQ_SIGNALLED;
+	/* The element (and the caller's record of it) before the commit. */
+	__atomic_store_n(&q->used_idx, idx, __ATOMIC_RELEASE);
+}
+
+int
+vq_publish(const struct gmem *m, const struct vq_state *q)
+{
+	uint32_t *used = used_ring(m, q);
+
+	if (used == NULL)
+		return -EPROTO;
 	/* The element must be visible before the index that publishes it. */
-	__atomic_store_n((uint16_t *)used + 1, idx, __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)used + 1, q->used_idx, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int
+vq_push(const struct gmem *m, struct vq_state *q, uint16_t head,
+    uint32_t written)
+{
+	int ret = vq_push_elem(m, q, head, written);
+
+	if (ret < 0)
+		return ret;
+	vq_push_commit(q);
+	return vq_publish(m, q);
 }
 
 bool

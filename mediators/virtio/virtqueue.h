@@ -102,18 +102,68 @@ struct vq_chain {
  * ones; zero-length descriptors are skipped (no segment, no access).
  * Returns 1 with c filled, 0 when the ring is empty or q is not ready,
  * -EPROTO on a guest protocol violation (c->why names it; q is then
- * unusable until reset).
+ * unusable until reset).  vq_pop() is vq_peek() then vq_advance().
  */
 int vq_pop(const struct gmem *m, struct vq_state *q, bool indirect,
     struct vq_chain *c);
 
 /*
+ * Like vq_pop(), but leaves last_avail where it is: the chain is not
+ * taken until vq_advance().  For a device that must record what it
+ * takes, in shared memory, before the avail ring says it took it.
+ */
+int vq_peek(const struct gmem *m, const struct vq_state *q, bool indirect,
+    struct vq_chain *c);
+
+/*
+ * Takes the chain vq_peek() returned: moves last_avail one on, with a
+ * release store, so that a crash cannot make the move visible to a
+ * successor without the stores that came before it.
+ */
+void vq_advance(struct vq_state *q);
+
+/*
+ * Walks the chain at head again into c, with the same checks as
+ * vq_pop(): for a chain the device took earlier and has not returned,
+ * which a restarted device finds in its own records (the avail ring
+ * has moved on).  The driver may not touch the descriptors of a chain
+ * the device owns, so the walk finds what the first one found.
+ * Returns 0, or -EPROTO (c->why names the rule broken).
+ */
+int vq_chain_at(const struct gmem *m, const struct vq_state *q,
+    bool indirect, uint16_t head, struct vq_chain *c);
+
+/*
  * Returns the chain with head to the guest with written bytes, making
  * the used entry visible before the index.  Clears VQ_SIGNALLED when
  * used_idx comes round to signalled_used.  Returns 0 or -EPROTO.
+ * vq_push() is vq_push_elem(), vq_push_commit(), vq_publish().
  */
 int vq_push(const struct gmem *m, struct vq_state *q, uint16_t head,
     uint32_t written);
+
+/*
+ * The three steps of vq_push(), for a device that must survive a crash
+ * between any two of them.  q->used_idx is the commit point: an entry
+ * is pushed once vq_push_commit() has moved it past the entry, whatever
+ * the guest's used->idx says, and vq_publish() copies it to the guest.
+ *
+ * vq_push_elem() writes the used element at q->used_idx (not yet
+ * visible to the driver): 0, or -EPROTO for a used ring that is not
+ * usable (nothing written).
+ */
+int vq_push_elem(const struct gmem *m, const struct vq_state *q,
+    uint16_t head, uint32_t written);
+
+/* Commits the element vq_push_elem() wrote: q->used_idx + 1 (release). */
+void vq_push_commit(struct vq_state *q);
+
+/*
+ * Release-stores q->used_idx into the guest's used->idx.  Also what a
+ * restarted device calls, since its predecessor may have committed and
+ * died before publishing.  Returns 0 or -EPROTO (nothing written).
+ */
+int vq_publish(const struct gmem *m, const struct vq_state *q);
 
 /*
  * After one or more vq_push(): true when the guest wants an interrupt

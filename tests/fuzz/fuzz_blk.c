@@ -168,12 +168,17 @@ one_request(const struct blk_backend *b, struct input *in, uint16_t head)
 		free(bufs[i]);
 }
 
-/* A record left by a dead process is read without trusting it. */
+/*
+ * A record left by a dead process is read without trusting it: whatever
+ * recovery accepts lists only heads of the queue, none of them DONE.
+ */
 static void
 inflight_garbage(const uint8_t *data, size_t size)
 {
 	static struct blk_inflight rec;
 	uint16_t heads[BLK_INFLIGHT_MAX];
+	uint16_t last = size > 1 ? (uint16_t)(data[0] | data[1] << 8) : 0;
+	uint16_t qsize = (uint16_t)(1u << (size > 2 ? data[2] % 9 : 8));
 	int n;
 
 	memset(&rec, 0, sizeof(rec));
@@ -184,15 +189,18 @@ inflight_garbage(const uint8_t *data, size_t size)
 	rec.max = BLK_INFLIGHT_MAX;
 	if (blk_inflight_check(&rec) < 0)
 		return;
-	blk_inflight_recover(&rec, size > 0 ? data[0] : 0);
-	n = blk_inflight_list(&rec, heads, BLK_INFLIGHT_MAX);
-	if (n < 0 || n > BLK_INFLIGHT_MAX)
+	if (blk_inflight_recover(&rec, &last, size > 3 ? data[3] : 0,
+	    qsize) < 0)
+		return;
+	n = blk_inflight_list(&rec, last, heads, BLK_INFLIGHT_MAX);
+	if (n < 0 || n > qsize)
 		abort();
 	for (int i = 0; i < n; i++)
-		if (heads[i] >= BLK_INFLIGHT_MAX ||
+		if (heads[i] >= qsize ||
+		    rec.e[heads[i]].state != BLK_INFLIGHT_PENDING ||
 		    blk_inflight_remove(&rec, heads[i]) != 0)
 			abort();
-	if (blk_inflight_list(&rec, heads, BLK_INFLIGHT_MAX) != 0)
+	if (blk_inflight_list(&rec, last, heads, BLK_INFLIGHT_MAX) != 0)
 		abort();
 }
 

@@ -1013,10 +1013,10 @@ START_TEST(test_inflight_layout)
 	ck_assert_uint_eq(offsetof(struct blk_inflight, magic), 0);
 	ck_assert_uint_eq(offsetof(struct blk_inflight, version), 4);
 	ck_assert_uint_eq(offsetof(struct blk_inflight, max), 6);
-	ck_assert_uint_eq(offsetof(struct blk_inflight, next_seq), 8);
+	ck_assert_uint_eq(offsetof(struct blk_inflight, reserved), 8);
 	ck_assert_uint_eq(offsetof(struct blk_inflight, e), 0x10);
 	ck_assert_uint_eq(sizeof(struct blk_inflight_entry), 8);
-	ck_assert_uint_eq(offsetof(struct blk_inflight_entry, seq), 0);
+	ck_assert_uint_eq(offsetof(struct blk_inflight_entry, avail_idx), 0);
 	ck_assert_uint_eq(offsetof(struct blk_inflight_entry, used_idx), 4);
 	ck_assert_uint_eq(offsetof(struct blk_inflight_entry, state), 6);
 	ck_assert_uint_le(sizeof(struct blk_inflight), VIRTIO_DEV_AREA);
@@ -1033,17 +1033,19 @@ START_TEST(test_inflight_add_remove_list)
 	ck_assert_int_eq(blk_inflight_check(&r), -EPROTO);
 	blk_inflight_init(&r);
 	ck_assert_int_eq(blk_inflight_check(&r), 0);
-	ck_assert_int_eq(blk_inflight_list(&r, heads, 8), 0);
+	ck_assert_int_eq(blk_inflight_list(&r, 0, heads, 8), 0);
 
-	ck_assert_int_eq(blk_inflight_add(&r, 5), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 0), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 255), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 17), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 5), -EEXIST);
-	ck_assert_int_eq(blk_inflight_add(&r, 256), -EINVAL);
-	ck_assert_int_eq(blk_inflight_add(&r, UINT16_MAX), -EINVAL);
+	/* Taken at avail indexes 10, 11, 12, 13. */
+	ck_assert_int_eq(blk_inflight_add(&r, 5, 10), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 0, 11), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 255, 12), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 17, 13), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 5, 14), -EEXIST);
+	ck_assert_int_eq(blk_inflight_add(&r, 256, 14), -EINVAL);
+	ck_assert_int_eq(blk_inflight_add(&r, UINT16_MAX, 14), -EINVAL);
 
-	ck_assert_int_eq(blk_inflight_list(&r, heads, BLK_INFLIGHT_MAX), 4);
+	ck_assert_int_eq(blk_inflight_list(&r, 14, heads, BLK_INFLIGHT_MAX),
+	    4);
 	ck_assert_uint_eq(heads[0], 5);
 	ck_assert_uint_eq(heads[1], 0);
 	ck_assert_uint_eq(heads[2], 255);
@@ -1052,12 +1054,13 @@ START_TEST(test_inflight_add_remove_list)
 	ck_assert_int_eq(blk_inflight_remove(&r, 0), 0);
 	ck_assert_int_eq(blk_inflight_remove(&r, 0), -ENOENT);
 	ck_assert_int_eq(blk_inflight_remove(&r, 300), -ENOENT);
-	ck_assert_int_eq(blk_inflight_add(&r, 0), 0);	/* now the newest */
+	ck_assert_int_eq(blk_inflight_add(&r, 0, 14), 0);	/* the newest */
 	/* A short list gives the oldest ones and the full count. */
-	ck_assert_int_eq(blk_inflight_list(&r, heads, 2), 4);
+	ck_assert_int_eq(blk_inflight_list(&r, 15, heads, 2), 4);
 	ck_assert_uint_eq(heads[0], 5);
 	ck_assert_uint_eq(heads[1], 255);
-	ck_assert_int_eq(blk_inflight_list(&r, heads, BLK_INFLIGHT_MAX), 4);
+	ck_assert_int_eq(blk_inflight_list(&r, 15, heads, BLK_INFLIGHT_MAX),
+	    4);
 	ck_assert_uint_eq(heads[2], 17);
 	ck_assert_uint_eq(heads[3], 0);
 
@@ -1065,27 +1068,26 @@ START_TEST(test_inflight_add_remove_list)
 	blk_inflight_init(&r);
 	for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++)
 		ck_assert_int_eq(blk_inflight_add(&r,
-		    (uint16_t)((i * 37) % BLK_INFLIGHT_MAX)), 0);
-	ck_assert_int_eq(blk_inflight_list(&r, heads, BLK_INFLIGHT_MAX),
-	    BLK_INFLIGHT_MAX);
+		    (uint16_t)((i * 37) % BLK_INFLIGHT_MAX), (uint16_t)i), 0);
+	ck_assert_int_eq(blk_inflight_list(&r, BLK_INFLIGHT_MAX, heads,
+	    BLK_INFLIGHT_MAX), BLK_INFLIGHT_MAX);
 	for (unsigned i = 0; i < BLK_INFLIGHT_MAX; i++)
 		ck_assert_uint_eq(heads[i], (i * 37) % BLK_INFLIGHT_MAX);
 }
 END_TEST
 
-/* Order survives the sequence number wrapping. */
-START_TEST(test_inflight_seq_wrap)
+/* Order survives the 16-bit avail index wrapping. */
+START_TEST(test_inflight_avail_wrap)
 {
 	static struct blk_inflight r;
 	uint16_t heads[4];
 
 	blk_inflight_init(&r);
-	r.next_seq = UINT32_MAX - 1;
-	ck_assert_int_eq(blk_inflight_add(&r, 9), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 3), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 7), 0);	/* seq 0 */
-	ck_assert_int_eq(blk_inflight_add(&r, 1), 0);
-	ck_assert_int_eq(blk_inflight_list(&r, heads, 4), 4);
+	ck_assert_int_eq(blk_inflight_add(&r, 9, 65534), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 3, 65535), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 7, 0), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 1, 1), 0);
+	ck_assert_int_eq(blk_inflight_list(&r, 2, heads, 4), 4);
 	ck_assert_uint_eq(heads[0], 9);
 	ck_assert_uint_eq(heads[1], 3);
 	ck_assert_uint_eq(heads[2], 7);
@@ -1094,50 +1096,88 @@ START_TEST(test_inflight_seq_wrap)
 END_TEST
 
 /*
- * A crash between done and remove: pushed entries (the used index moved)
- * are forgotten, the others run again.  Plain data: a copy elsewhere in
- * memory, as a new process maps it, behaves the same.
+ * What each crash leaves, and what recovery makes of it.  Plain data: a
+ * copy elsewhere in memory, as a new process maps it, behaves the same.
  */
 START_TEST(test_inflight_recover)
 {
 	static struct blk_inflight r;
-	uint8_t *copy;
+	uint16_t heads[8], last;
 	struct blk_inflight *n;
-	uint16_t heads[8];
+	uint8_t *copy;
 
 	blk_inflight_init(&r);
-	ck_assert_int_eq(blk_inflight_add(&r, 1), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 2), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 3), 0);
-	ck_assert_int_eq(blk_inflight_add(&r, 4), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 1, 100), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 2, 101), 0);
+	ck_assert_int_eq(blk_inflight_add(&r, 3, 102), 0);
 	ck_assert_int_eq(blk_inflight_done(&r, 9, 0), -ENOENT);
 	ck_assert_int_eq(blk_inflight_done(&r, 999, 0), -ENOENT);
-	/* 2 was pushed at used index 40, then the process died. */
+	/* 2 is being pushed at used index 40 ... */
 	ck_assert_int_eq(blk_inflight_done(&r, 2, 40), 0);
-	/* 4 was about to be pushed at 41 and was not. */
-	ck_assert_int_eq(blk_inflight_done(&r, 4, 41), 0);
 
 	copy = malloc(sizeof(r) + 8);
 	ck_assert_ptr_nonnull(copy);
 	memcpy(copy + 8, &r, sizeof(r));
 	n = (struct blk_inflight *)(copy + 8);
 	ck_assert_int_eq(blk_inflight_check(n), 0);
-	ck_assert_int_eq(blk_inflight_recover(n, 41), 1);
-	ck_assert_int_eq(blk_inflight_list(n, heads, 8), 3);
+	/* ... and was not (used index still 40): it runs again. */
+	last = 103;
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 8), 3);
+	ck_assert_uint_eq(last, 103);
+	ck_assert_uint_eq(n->e[2].state, BLK_INFLIGHT_PENDING);
+	ck_assert_int_eq(blk_inflight_list(n, last, heads, 8), 3);
 	ck_assert_uint_eq(heads[0], 1);
-	ck_assert_uint_eq(heads[1], 3);
-	ck_assert_uint_eq(heads[2], 4);
-	ck_assert_uint_eq(n->e[4].state, BLK_INFLIGHT_PENDING);
-	/* The used index wraps at 16 bits like the ring's. */
+	ck_assert_uint_eq(heads[1], 2);
+	ck_assert_uint_eq(heads[2], 3);
+
+	/* Pushed (committed 41): forgotten.  The used index wraps. */
+	memcpy(n, &r, sizeof(r));
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 41, 8), 2);
+	ck_assert_uint_eq(n->e[2].state, BLK_INFLIGHT_FREE);
 	ck_assert_int_eq(blk_inflight_done(n, 1, 65535), 0);
-	ck_assert_int_eq(blk_inflight_recover(n, 0), 1);
-	ck_assert_int_eq(blk_inflight_list(n, heads, 8), 2);
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 0, 8), 1);
+	ck_assert_int_eq(blk_inflight_list(n, last, heads, 8), 1);
+	ck_assert_uint_eq(heads[0], 3);
+
+	/* Recorded at 103, last_avail not moved yet: it is taken now. */
+	memcpy(n, &r, sizeof(r));
+	ck_assert_int_eq(blk_inflight_add(n, 4, 103), 0);
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 41, 8), 3);
+	ck_assert_uint_eq(last, 104);
+	ck_assert_int_eq(blk_inflight_list(n, last, heads, 8), 3);
+	ck_assert_uint_eq(heads[2], 4);
+	/* A second recovery (the successor died too) changes nothing. */
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 41, 8), 3);
+	ck_assert_uint_eq(last, 104);
+
+	/* What no crash of this code leaves is refused, nothing changed. */
+	memcpy(n, &r, sizeof(r));
+	last = 103;
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 45, 8), -EPROTO);
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 39, 8), -EPROTO);
+	ck_assert_uint_eq(n->e[2].state, BLK_INFLIGHT_DONE);
+	ck_assert_int_eq(blk_inflight_add(n, 5, 103), 0);
+	ck_assert_int_eq(blk_inflight_add(n, 6, 103), 0);	/* two fresh */
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 8), -EPROTO);
+	ck_assert_uint_eq(last, 103);
+	memcpy(n, &r, sizeof(r));
+	ck_assert_int_eq(blk_inflight_add(n, 5, 90), 0);	/* 13 back */
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 8), -EPROTO);
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 16), 4);
+	memcpy(n, &r, sizeof(r));
+	ck_assert_int_eq(blk_inflight_add(n, 3, 102), -EEXIST);
+	ck_assert_int_eq(blk_inflight_add(n, 9, 100), 0);	/* head >= 8 */
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 8), -EPROTO);
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 0), -EPROTO);
+	ck_assert_int_eq(blk_inflight_done(n, 1, 40), 0);	/* two DONE */
+	ck_assert_int_eq(blk_inflight_recover(n, &last, 40, 16), -EPROTO);
 
 	/* Unknown states or layouts are refused. */
+	memcpy(n, &r, sizeof(r));
 	n->e[7].state = 3;
 	ck_assert_int_eq(blk_inflight_check(n), -EPROTO);
 	n->e[7].state = 0;
-	n->version = 2;
+	n->version = 1;
 	ck_assert_int_eq(blk_inflight_check(n), -EPROTO);
 	n->version = BLK_INFLIGHT_VERSION;
 	n->max = 128;
@@ -1514,7 +1554,7 @@ blk_suite(void)
 	tc = tcase_create("inflight");
 	tcase_add_test(tc, test_inflight_layout);
 	tcase_add_test(tc, test_inflight_add_remove_list);
-	tcase_add_test(tc, test_inflight_seq_wrap);
+	tcase_add_test(tc, test_inflight_avail_wrap);
 	tcase_add_test(tc, test_inflight_recover);
 	suite_add_tcase(s, tc);
 
