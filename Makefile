@@ -15,7 +15,7 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=all
 LDFLAGS	+= -fsanitize=address,undefined
 endif
-PKGS	:= libconfig
+PKGS	:= libconfig json-c
 LIBS	= $(shell pkg-config --libs $(PKGS)) -lpthread -lutil
 CHECK_LIBS = $(shell pkg-config --libs check)
 
@@ -51,8 +51,11 @@ KVM_BINS := $(BUILD)/tests/check_kvm $(BUILD)/tests/check_supervise
 PROGS	:= $(BUILD)/bin/cupule $(BUILD)/bin/cupule-blk
 PROGS	+= $(BUILD)/bin/cupule-switch
 PROGS	+= $(BUILD)/bin/cupule-net
+PROGS	+= $(BUILD)/bin/cupulectl
+CTL_SRCS := $(wildcard hypervisor/cupulectl/*.c)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all tests check check-unit check-kvm check-san check-e2e check-blk check-net demo bench clean deps
+.PHONY: all tests check check-unit check-kvm check-san check-e2e check-blk check-net check-restart demo bench clean deps
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: %.c
@@ -112,6 +115,12 @@ $(BUILD)/tests/check_kvm: $(BUILD)/obj/tests/kvm/check_kvm.o $(HV_LIB) $(KVM_BLO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/tests/kvm/check_kvm.o $(HV_LIB) $(IPC_LIB) $(LIBS) $(CHECK_LIBS)
 
+# cupulectl: the control socket's client, and the audit (which reads the
+# same policy files the sandbox is built from, from the runtime library).
+$(BUILD)/bin/cupulectl: $(CTL_OBJS) $(RT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(shell pkg-config --libs json-c)
+
 # A real cupule-blk under a VM on /dev/kvm: the supervisor at work.
 $(BUILD)/tests/check_supervise: $(BUILD)/obj/tests/kvm/check_supervise.o $(HV_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk
 	@mkdir -p $(dir $@)
@@ -144,6 +153,9 @@ check-blk: all
 # Not in check yet: see the XXX in tests/run.sh.
 check-net: all
 	tests/run.sh e2e-net
+# 100+ SIGKILLs of mediators under a guest's load, in the test host.
+check-restart: all
+	tests/run.sh e2e-restart
 
 demo: deps
 	$(MAKE) all
@@ -179,6 +191,17 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(IPC_SRCS) $(wildcard ipc/*.h)
 $(BUILD)/bin/bench-ring: $(BUILD)/obj/bench/ring/bench_ring.o $(IPC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# The control socket's request handling: control.c with json-c, the
+# supervision names and the control channel's names; no VM, no device.
+$(BUILD)/fuzz/fuzz_control: tests/fuzz/fuzz_control.c hypervisor/control.c \
+		hypervisor/medsup.c hypervisor/log.c $(IPC_SRCS) $(wildcard hypervisor/*.h)
+	@mkdir -p $(dir $@)
+	@command -v $(FUZZ_CC) >/dev/null || \
+		{ echo "fuzz: $(FUZZ_CC) not found (apt-get install clang)"; exit 1; }
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihypervisor -Imediators/virtio -Imediators/runtime \
+		-o $@ $< hypervisor/control.c hypervisor/medsup.c \
+		hypervisor/log.c $(IPC_SRCS) $(shell pkg-config --libs json-c)
 
 # The virtqueue fuzz target needs the virtqueue code, not the ring.
 $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c mediators/virtio/virtqueue.c \

@@ -6,6 +6,9 @@
 /* Sets the prefix printed before every line, e.g. "cupule: vm ivi". */
 void log_set_prefix(const char *prefix);
 
+/* Sends every line to syslog (daemon facility) instead of stderr. */
+void log_set_syslog(int on);
+
 /* Raises (1) or lowers (0) the level of detail; debug lines need 2. */
 void log_set_verbose(int level);
 

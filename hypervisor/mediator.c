@@ -702,6 +702,11 @@ mediator_start(struct vm *vm, struct mediator *m, const struct device_cfg *cfg)
 	}
 	snprintf(m->args[m->nargs++], 96, "--ctl-fd=%d", MED_CTL_FD);
 	snprintf(m->args[m->nargs++], 96, "--name=%.80s", m->name);
+	/* Its own uid and gid, which no other mediator has. */
+	if (cfg->uid != 0) {
+		snprintf(m->args[m->nargs++], 96, "--uid=%u", cfg->uid);
+		snprintf(m->args[m->nargs++], 96, "--gid=%u", cfg->uid);
+	}
 	if (cfg->supervise.heartbeat_ms > 0)
 		snprintf(m->args[m->nargs++], 96, "--heartbeat-ms=%u",
 		    cfg->supervise.heartbeat_ms);

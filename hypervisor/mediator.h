@@ -106,10 +106,27 @@ int mediator_restart(struct mediator *m);
 int mediator_kill(struct mediator *m);
 
 /*
+ * cupulectl audit --probe: asks the READY mediator to try what its
+ * sandbox forbids (docs/sandbox.md), aiming at sibling, and waits for
+ * the outcome.  Returns 0, -ESRCH when no process serves, -ETIMEDOUT.
+ */
+struct ctl_probe_result;
+int mediator_probe(struct mediator *m, pid_t sibling,
+    struct ctl_probe_result *res);
+
+/*
  * The path of program exe beside the running cupule binary (where the
  * mediators are installed) into buf.  Returns 0 or -errno.
  */
 int mediator_exe_path(const char *exe, char *buf, size_t len);
+
+/*
+ * clone3() into the sandbox's namespaces (its own pid, mount, net, IPC
+ * and UTS namespaces; none when this process may not make them), with
+ * a pidfd in *pidfd.  Returns as fork() does.  The child may only call
+ * async-signal-safe functions before it execs.
+ */
+pid_t mediator_clone(int *pidfd);
 
 /* Takes mediator binaries from dir instead (tests); NULL: beside cupule. */
 void mediator_set_dir(const char *dir);

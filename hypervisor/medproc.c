@@ -25,11 +25,15 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "sandbox.h"
 #include "layout.h"
 #include "log.h"
 #include "mediator_int.h"
 #include "virtio_pci.h"
 #include "vm.h"
+
+/* A probe forks a child per operation: generous for emulated hosts. */
+#define MED_PROBE_MS		15000
 
 /* While not RUNNING, look this often for stalled vCPUs and deadlines. */
 #define MED_TICK_BUSY_MS	50
@@ -147,6 +151,26 @@ med_signal(struct mediator *m, int sig)
 		log_warn("%s: signal pid %d", m->name, (int)m->pid);
 }
 
+pid_t
+mediator_clone(int *pidfd)
+{
+	struct med_clone_args ca = { .exit_signal = SIGCHLD };
+	long pid;
+
+	*pidfd = -1;
+	ca.flags = CLONE_PIDFD | (uint64_t)sandbox_clone_flags();
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	fflush(NULL);
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	/* No right to make namespaces (not root): the sandbox says so. */
+	if (pid < 0 && (errno == EPERM || errno == EINVAL ||
+	    errno == ENOSPC || errno == EUSERS)) {
+		ca.flags = CLONE_PIDFD;
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	}
+	return (pid_t)pid;
+}
+
 /*
  * Starts a process: a new control channel, clone3 with a pidfd, the
  * attach messages.  Its HELLO and READY come later, on the channel.
@@ -154,16 +178,12 @@ med_signal(struct mediator *m, int sig)
 static int
 med_spawn(struct mediator *m)
 {
-	struct med_clone_args ca = { .flags = CLONE_PIDFD,
-	    .exit_signal = SIGCHLD };
 	int sv[2], pidfd = -1, ret;
-	long pid;
+	pid_t pid;
 
 	if ((ret = ctl_socketpair(sv)) < 0)
 		return ret;
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	fflush(NULL);
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	pid = mediator_clone(&pidfd);
 	if (pid < 0) {
 		ret = -errno;
 		log_warn("%s: clone3", m->name);
@@ -175,7 +195,7 @@ med_spawn(struct mediator *m)
 		med_child(m, sv[0]);
 	close(sv[0]);
 	m->ctl = sv[1];
-	m->pid = (pid_t)pid;
+	m->pid = pid;
 	m->pidfd = pidfd;
 	m->hello = false;
 	m->spawn_ms = med_now_ms();
@@ -351,9 +371,14 @@ med_on_exit(struct vm *vm, void *opaque)
 	enum medsup_state was = m->sup.state;
 	enum medsup_action a;
 	pid_t pid = m->pid;
+	siginfo_t si = { 0 };
 	char why[96];
 
 	(void)vm;
+	/* Readable only once it exited; never block the main loop on it. */
+	if (m->pidfd < 0 || waitid(P_PIDFD, (id_t)m->pidfd, &si, WEXITED |
+	    WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+		return;
 	med_reap(m, why, sizeof(why));
 	if (!vm_running(m->vm))
 		return;
@@ -466,6 +491,42 @@ med_supervise(struct mediator *m)
 		return ret;
 	med_arm_tick(m);
 	return 0;
+}
+
+int
+mediator_probe(struct mediator *m, pid_t sibling,
+    struct ctl_probe_result *res)
+{
+	struct ctl_probe req = { .ops = 0, .sibling_pid = sibling,
+	    .mem_fd = -1 };
+	uint32_t id = m->next_id++;
+	uint64_t deadline = med_now_ms() + MED_PROBE_MS;
+	int ret;
+
+	if (m->sup.state != MEDSUP_RUNNING || m->ctl < 0)
+		return -ESRCH;
+	if ((ret = ctl_send(m->ctl, CTL_PROBE, id, &req, sizeof(req), NULL,
+	    0)) < 0)
+		return ret;
+	/* On the main loop: nothing else is read from the channel now. */
+	for (;;) {
+		struct pollfd p = { .fd = m->ctl, .events = POLLIN };
+		struct ctl_msg msg;
+		uint64_t now = med_now_ms();
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+			return -ETIMEDOUT;
+		if ((ret = ctl_recv(m->ctl, &msg)) < 0)
+			return ret;
+		if (msg.hdr.type == CTL_PROBE_RESULT && msg.hdr.id == id) {
+			ret = ctl_get_probe_result(&msg, res);
+			ctl_msg_close(&msg);
+			return ret;
+		}
+		log_warnx("%s: %s while waiting for the probe", m->name,
+		    ctl_type_name(msg.hdr.type));
+		ctl_msg_close(&msg);
+	}
 }
 
 int

@@ -330,6 +330,8 @@ check_root(struct ctx *c, config_t *cfg, struct scenario *sc)
 			sc_check_log(c, s, sc);
 		else if (strcmp(name, "control") == 0)
 			sc_check_control(c, s, sc);
+		else if (strcmp(name, "uid_base") == 0)
+			sc_check_uid_base(c, s, sc);
 		else
 			sc_report(c, s, "unknown key '%s'",
 			    config_setting_name(s));
@@ -371,6 +373,10 @@ check_root(struct ctx *c, config_t *cfg, struct scenario *sc)
 	}
 	sc->vms = list;
 	sc->nvms = n;
+	/* One uid per mediator, stable across restarts and --vm runs. */
+	for (i = 0, n = 1; i < sc->nvms; i++)
+		for (int j = 0; j < sc->vms[i].ndevices; j++)
+			sc->vms[i].devices[j].uid = sc->uid_base + (uint32_t)n++;
 	return 0;
 }
 
@@ -392,6 +398,7 @@ scenario_load_host(const char *path, struct scenario *sc, FILE *errs,
 
 	memset(sc, 0, sizeof(*sc));
 	sc->control_gid = -1;
+	sc->uid_base = SC_UID_BASE;
 	fp = fopen(path, "r");
 	if (!fp || fstat(fileno(fp), &st) < 0) {
 		err = errno;
@@ -516,12 +523,23 @@ print_device(const struct device_cfg *d, FILE *out)
 void
 scenario_print(const struct scenario *sc, FILE *out)
 {
+	bool top = false;
 	int i, j;
 
+	/* The top-level keys, when they are not the defaults. */
+	if (sc->log_syslog)
+		top = fprintf(out, "log        syslog\n") > 0;
+	if (sc->control_socket[0] != '\0')
+		top = fprintf(out, "control    socket %s\n",
+		    sc->control_socket) > 0;
+	if (sc->control_gid >= 0)
+		top = fprintf(out, "control    group %d\n", sc->control_gid) > 0;
+	if (sc->uid_base != SC_UID_BASE)
+		top = fprintf(out, "uid_base   %u\n", sc->uid_base) > 0;
 	for (i = 0; i < sc->nvms; i++) {
 		const struct vm_cfg *vm = &sc->vms[i];
 
-		if (i > 0)
+		if (i > 0 || top)
 			fputc('\n', out);
 		fprintf(out, "vm %s\n", vm->name);
 		fprintf(out, "  memory     %llu MiB\n",

@@ -15,6 +15,8 @@
 #define SC_MAX_VCPUS	64
 #define SC_NAME_MAX	32
 #define SC_SOCKET_MAX	108	/* sun_path */
+#define SC_UID_BASE	2000000000u	/* default uid_base */
+#define SC_UID_SWITCH	60000u	/* switch k runs as uid_base + this + k */
 
 enum console_kind {
 	CONSOLE_STDIO,		/* the terminal cupule runs on */
@@ -49,6 +51,7 @@ struct device_cfg {
 	char backend_name[SC_NAME_MAX];	/* tap interface or switch name */
 	int port_fd;		/* switch port, given by the supervisor; -1 */
 	struct medsup_cfg supervise;	/* top-level keys, then its own */
+	uint32_t uid;		/* its mediator's own uid and gid */
 };
 
 #define NET_BACKEND_TAP		1	/* "tap:IFNAME", the host's tap */
@@ -79,6 +82,7 @@ struct scenario {
 	bool log_syslog;	/* log = "syslog" */
 	char control_socket[SC_SOCKET_MAX];	/* "": the default path */
 	int control_gid;	/* may use the socket besides root; -1 */
+	uint32_t uid_base;	/* mediators' uids: uid_base + 1 ... */
 };
 
 /*

@@ -98,6 +98,8 @@ void sc_check_net_macs(struct ctx *c);
 void sc_check_supervise(struct ctx *c, config_setting_t *g,
     struct medsup_cfg *out);
 void sc_check_log(struct ctx *c, config_setting_t *s, struct scenario *sc);
+void sc_check_uid_base(struct ctx *c, config_setting_t *s,
+    struct scenario *sc);
 void sc_check_control(struct ctx *c, config_setting_t *g,
     struct scenario *sc);
 

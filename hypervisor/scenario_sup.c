@@ -72,6 +72,29 @@ sc_check_supervise(struct ctx *c, config_setting_t *g, struct medsup_cfg *out)
 		sc_report(c, g, "supervise: %s", why);
 }
 
+/*
+ * uid_base: mediators run as uid_base + 1, + 2, ... (one per device),
+ * switches from uid_base + SC_UID_SWITCH; none of them may be root or
+ * wrap around.
+ */
+void
+sc_check_uid_base(struct ctx *c, config_setting_t *s, struct scenario *sc)
+{
+	long long v;
+
+	if (!sc_is_int(s)) {
+		sc_report(c, s, "uid_base must be an integer");
+		return;
+	}
+	v = config_setting_get_int64(s);
+	if (v < 1000 || v > 4294967295LL - 2 * SC_UID_SWITCH) {
+		sc_report(c, s, "uid_base = %lld is out of range (1000-%lld)",
+		    v, 4294967295LL - 2 * SC_UID_SWITCH);
+		return;
+	}
+	sc->uid_base = (uint32_t)v;
+}
+
 /* "log" and "control" at the top of the scenario. */
 void
 sc_check_log(struct ctx *c, config_setting_t *s, struct scenario *sc)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,10 +8,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "supervisor.h"
 #include "switches.h"
@@ -19,6 +22,7 @@ struct child {
 	const struct vm_cfg *cfg;
 	pid_t pid;		/* 0 once reaped */
 	int wstatus;
+	int ctl;		/* our end of its control pair, or -1 */
 };
 
 /* One line saying why a VM did not end cleanly; NULL if it did. */
@@ -46,15 +50,34 @@ child_failure(const struct child *c, char *buf, size_t len)
 }
 
 static pid_t
-start_vm(const struct scenario *sc, const struct vm_cfg *cfg,
-    const sigset_t *old)
+start_vm(const struct scenario *sc, struct child *kids, int n, int lfd,
+    struct switch_proc *sw, int nsw, const sigset_t *old)
 {
-	pid_t pid = fork();
+	const struct vm_cfg *cfg = kids[n].cfg;
+	int sv[2] = { -1, -1 };
+	pid_t pid;
 
-	if (pid != 0)
+	kids[n].ctl = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		log_warn("vm %s: control pair", cfg->name);
+	pid = fork();
+	if (pid != 0) {
+		if (sv[1] >= 0)
+			close(sv[1]);
+		kids[n].ctl = pid > 0 ? sv[0] : -1;
+		if (pid < 0 && sv[0] >= 0)
+			close(sv[0]);
 		return pid;
-	/* Its own switch ports, none of another VM's. */
-	switches_keep_own(sc, cfg);
+	}
+	/* Its own switch ports and control end, none of another VM's. */
+	switches_keep_own(sc, cfg, sw, nsw);
+	for (int i = 0; i < n; i++)
+		if (kids[i].ctl >= 0)
+			close(kids[i].ctl);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (lfd >= 0)
+		close(lfd);
 	/* A VM never outlives its supervisor. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
@@ -62,7 +85,7 @@ start_vm(const struct scenario *sc, const struct vm_cfg *cfg,
 	prctl(PR_SET_NAME, "cupule-vm");
 	sigprocmask(SIG_SETMASK, old, NULL);
 	fflush(NULL);
-	_exit(vm_process_main(cfg));
+	_exit(vm_process_main(cfg, sv[1]));
 }
 
 /* Only one VM can own the terminal.  Returns 0 or -EBUSY, logged. */
@@ -92,20 +115,29 @@ check_stdio_owner(const struct scenario *sc, const char *only)
 
 /* Reaps a switch that ended; true if pid was one. */
 static bool
-reap_switch(struct switch_proc *sw, int nsw, pid_t pid, int ws, bool stopping)
+reap_switch(struct switch_proc *sw, int nsw, pid_t pid, int ws)
 {
-	for (int i = 0; i < nsw; i++) {
-		if (sw[i].pid != pid)
-			continue;
-		sw[i].pid = 0;
-		if (!stopping || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-			log_warnx("switch %s: %s %d", sw[i].name,
-			    WIFSIGNALED(ws) ? "killed by signal" :
-			    "exited with status", WIFSIGNALED(ws) ?
-			    WTERMSIG(ws) : WEXITSTATUS(ws));
-		return true;
-	}
+	for (int i = 0; i < nsw; i++)
+		if (sw[i].pid == pid) {
+			switches_exited(&sw[i], ws, false);
+			return true;
+		}
 	return false;
+}
+
+/* One client of the control socket, with what the supervisor knows. */
+static void
+serve_control(const struct scenario *sc, const struct child *kids, int n,
+    const struct switch_proc *sw, int nsw, int lfd)
+{
+	struct control_vm vms[n > 0 ? n : 1];
+	struct control_ctx c = { .sc = sc, .vms = vms, .nvms = n, .sw = sw,
+	    .nsw = nsw };
+
+	for (int i = 0; i < n; i++)
+		vms[i] = (struct control_vm){ .name = kids[i].cfg->name,
+		    .fd = kids[i].ctl, .pid = kids[i].pid };
+	control_serve_client(&c, lfd);
 }
 
 int
@@ -118,11 +150,27 @@ supervisor_run(struct scenario *sc, const char *only)
 	bool have_tio = isatty(STDIN_FILENO) &&
 	    tcgetattr(STDIN_FILENO, &tio) == 0;
 	sigset_t set, old;
-	int n = 0, live, sfd, ret = 0;
-	char why[128];
+	int n = 0, live, sfd, lfd, ret = 0;
+	char why[128], sock[SC_SOCKET_MAX];
 
 	if (check_stdio_owner(sc, only) < 0)
 		return 1;
+	/* VM processes inherit it: their events go the same way. */
+	if (sc->log_syslog)
+		log_set_syslog(1);
+	/* One cupule per socket: cupulectl must know whom it talks to. */
+	lfd = control_listen(sc, sock, sizeof(sock));
+	if (lfd == -EADDRINUSE) {
+		log_warnx("%s: control socket %s is in use by another cupule; "
+		    "give this scenario its own with control = { socket = "
+		    "\"PATH\"; }", sc->path, sock);
+		return 1;
+	}
+	if (lfd < 0)
+		log_warnx("control socket %s: %s: running without one", sock,
+		    strerror(-lfd));
+	else
+		log_info("control socket %s", sock);
 	kids = calloc((size_t)sc->nvms, sizeof(*kids));
 	if (kids == NULL)
 		fatalx("out of memory");
@@ -137,6 +185,10 @@ supervisor_run(struct scenario *sc, const char *only)
 	/* Switches first: the VM processes inherit their port ends. */
 	if ((nsw = switches_start(sc, only, &old, sw, SWITCH_MAX)) < 0) {
 		switches_close_ports(sc);
+		if (lfd >= 0) {
+			close(lfd);
+			unlink(sock);
+		}
 		free(kids);
 		close(sfd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -147,7 +199,7 @@ supervisor_run(struct scenario *sc, const char *only)
 		if (only != NULL && strcmp(sc->vms[i].name, only) != 0)
 			continue;
 		kids[n].cfg = &sc->vms[i];
-		kids[n].pid = start_vm(sc, &sc->vms[i], &old);
+		kids[n].pid = start_vm(sc, kids, n, lfd, sw, nsw, &old);
 		if (kids[n].pid < 0) {
 			log_warn("vm %s: fork", sc->vms[i].name);
 			kids[n].pid = 0;
@@ -158,12 +210,18 @@ supervisor_run(struct scenario *sc, const char *only)
 	switches_close_ports(sc);
 	if (n == 0) {
 		log_warnx("%s: no vm named '%s'", sc->path, only);
+		if (lfd >= 0) {
+			close(lfd);
+			unlink(sock);
+		}
 		free(kids);
 		close(sfd);
 		return 1;
 	}
 	for (;;) {
 		struct signalfd_siginfo si;
+		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+		    { .fd = lfd, .events = POLLIN } };
 		pid_t pid;
 		int ws;
 
@@ -172,7 +230,12 @@ supervisor_run(struct scenario *sc, const char *only)
 			live += kids[i].pid > 0;
 		if (live == 0)
 			break;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		if (poll(p, 2, switches_tick(sw, nsw)) < 0)
+			continue;
+		if (p[1].revents & POLLIN)
+			serve_control(sc, kids, n, sw, nsw, lfd);
+		if (!(p[0].revents & POLLIN) ||
+		    read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 			log_warnx("%s: stopping every VM",
@@ -183,25 +246,20 @@ supervisor_run(struct scenario *sc, const char *only)
 			continue;
 		}
 		while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
-			if (reap_switch(sw, nsw, pid, ws, false))
+			if (reap_switch(sw, nsw, pid, ws))
 				continue;
 			for (int i = 0; i < n; i++)
 				if (kids[i].pid == pid) {
 					kids[i].pid = 0;
 					kids[i].wstatus = ws;
+					if (kids[i].ctl >= 0)
+						close(kids[i].ctl);
+					kids[i].ctl = -1;
 				}
 		}
 	}
 	/* The VMs are gone, and with them every port: switches end too. */
-	for (int i = 0; i < nsw; i++) {
-		int ws;
-
-		if (sw[i].pid <= 0)
-			continue;
-		kill(sw[i].pid, SIGTERM);
-		if (waitpid(sw[i].pid, &ws, 0) == sw[i].pid)
-			reap_switch(sw, nsw, sw[i].pid, ws, true);
-	}
+	switches_stop(sw, nsw);
 	/* A VM process killed outright leaves the terminal raw. */
 	if (have_tio)
 		tcsetattr(STDIN_FILENO, TCSANOW, &tio);
@@ -215,6 +273,10 @@ supervisor_run(struct scenario *sc, const char *only)
 	}
 	free(kids);
 	close(sfd);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }

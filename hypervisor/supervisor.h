@@ -26,8 +26,9 @@ int supervisor_run(struct scenario *sc, const char *only);
 
 /*
  * Body of a VM process: builds and runs the VM of cfg, again after a
- * guest reboot when on_reboot is "restart".  Returns an enum vm_status.
+ * guest reboot when on_reboot is "restart".  control_fd is its end of
+ * the supervisor's control pair (-1: none).  Returns an enum vm_status.
  */
-int vm_process_main(const struct vm_cfg *cfg);
+int vm_process_main(const struct vm_cfg *cfg, int control_fd);
 
 #endif

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,9 +45,9 @@ on_switch(const struct device_cfg *dev, const char *name)
 /* Child: the switch's ends at 3, 4, ..., nothing else, then exec. */
 static void
 exec_switch(char *exe, const char *name, int *fds, char **labels,
-    int n, const sigset_t *old)
+    int n, uint32_t uid, const sigset_t *old)
 {
-	char **argv = calloc((size_t)n * 2 + 3, sizeof(char *));
+	char **argv = calloc((size_t)n * 2 + 5, sizeof(char *));
 	int a = 0;
 
 	/* A switch never outlives its supervisor. */
@@ -62,7 +64,9 @@ exec_switch(char *exe, const char *name, int *fds, char **labels,
 			_exit(127);
 	close_range(SWITCH_FIRST_FD + (unsigned)n, ~0u, 0);
 	argv[a++] = exe;
-	if (asprintf(&argv[a++], "--name=%s", name) < 0)
+	if (asprintf(&argv[a++], "--name=%s", name) < 0 ||
+	    asprintf(&argv[a++], "--uid=%u", uid) < 0 ||
+	    asprintf(&argv[a++], "--gid=%u", uid) < 0)
 		_exit(127);
 	for (int i = 0; i < n; i++) {
 		if (asprintf(&argv[a++], "--port-fd=%d",
@@ -77,15 +81,47 @@ exec_switch(char *exe, const char *name, int *fds, char **labels,
 	_exit(127);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A process for sw on its ports; 0 or -errno. */
+static int
+spawn(struct switch_proc *sw)
+{
+	char exe[PATH_MAX];
+	pid_t pid;
+	int ret, pidfd;
+
+	if ((ret = mediator_exe_path("cupule-switch", exe, sizeof(exe))) < 0)
+		return ret;
+	/* In the sandbox's namespaces, as a mediator. */
+	if ((pid = mediator_clone(&pidfd)) < 0) {
+		log_warn("switch %s: clone", sw->name);
+		return -errno;
+	}
+	if (pid == 0)
+		exec_switch(exe, sw->name, sw->fds, sw->labels, sw->nports,
+		    sw->uid, &sw->mask);
+	if (pidfd >= 0)
+		close(pidfd);	/* reaped with waitpid, on SIGCHLD */
+	sw->pid = pid;
+	return 0;
+}
+
 /* Starts switch name with a port for each of its devices. */
 static int
 start_one(struct scenario *sc, const char *only, const char *name,
-    const sigset_t *old, struct switch_proc *sw)
+    int index, const sigset_t *old, struct switch_proc *sw)
 {
-	int fds[SWITCH_MAX_PORTS], n = 0, ret = 0;
-	char *labels[SWITCH_MAX_PORTS];
-	char exe[PATH_MAX];
-	pid_t pid;
+	int *fds = sw->fds, n = 0, ret = 0;
+	char **labels = sw->labels;
+	const struct medsup_cfg sup = MEDSUP_DEFAULTS;
 
 	for (int i = 0; i < sc->nvms; i++) {
 		struct vm_cfg *v = &sc->vms[i];
@@ -117,26 +153,98 @@ start_one(struct scenario *sc, const char *only, const char *name,
 			n++;
 		}
 	}
-	if ((ret = mediator_exe_path("cupule-switch", exe, sizeof(exe))) < 0)
-		goto out;
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		ret = -errno;
-		log_warn("switch %s: fork", name);
-		goto out;
-	}
-	if (pid == 0)
-		exec_switch(exe, name, fds, labels, n, old);
-	sw->pid = pid;
 	snprintf(sw->name, sizeof(sw->name), "%s", name);
+	sw->nports = n;
+	sw->uid = sc->uid_base + SC_UID_SWITCH + (uint32_t)index;
+	sw->mask = *old;
+	medsup_init(&sw->sup, &sup, now_ms());
+	if ((ret = spawn(sw)) < 0)
+		goto out;
+	/* No READY from a switch: running once it is started. */
+	medsup_ready(&sw->sup, now_ms());
 	log_info("switch %s: %d port%s, pid %d", name, n, n == 1 ? "" : "s",
-	    (int)pid);
+	    (int)sw->pid);
+	return 0;
 out:
 	for (int i = 0; i < n; i++) {
-		close(fds[i]);	/* the switch has them now */
+		close(fds[i]);
 		free(labels[i]);
 	}
+	sw->nports = 0;
 	return ret;
+}
+
+static void
+act(struct switch_proc *sw, enum medsup_action a)
+{
+	while (a == MEDSUP_SPAWN) {
+		if (spawn(sw) == 0) {
+			medsup_ready(&sw->sup, now_ms());
+			log_warnx("switch %s: started again as pid %d (restart "
+			    "%u)", sw->name, (int)sw->pid, sw->sup.restarts);
+			return;
+		}
+		a = medsup_exited(&sw->sup, now_ms(), MEDSUP_CAUSE_START);
+	}
+	if (a == MEDSUP_MARK_DOWN)
+		log_warnx("switch %s: down after %u exits within %u ms; its "
+		    "ports keep their frames until the VMs stop", sw->name,
+		    sw->sup.nrecent, sw->sup.cfg.restart_window_ms);
+}
+
+void
+switches_exited(struct switch_proc *sw, int ws, bool stopping)
+{
+	enum medsup_action a;
+	pid_t pid = sw->pid;
+
+	sw->pid = 0;
+	if (stopping)
+		return;
+	a = medsup_exited(&sw->sup, now_ms(), MEDSUP_CAUSE_EXIT);
+	log_warnx("switch %s: pid %d %s %d%s", sw->name, (int)pid,
+	    WIFSIGNALED(ws) ? "killed by signal" : "exited with status",
+	    WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws),
+	    a == MEDSUP_SPAWN ? ": starting it again now" :
+	    a == MEDSUP_NOTHING ? ": starting it again shortly" : "");
+	act(sw, a);
+}
+
+int
+switches_tick(struct switch_proc *sw, int nsw)
+{
+	int next = -1;
+
+	for (int i = 0; i < nsw; i++) {
+		uint64_t now = now_ms();
+		int64_t ms;
+
+		if (sw[i].sup.state == MEDSUP_BACKOFF)
+			act(&sw[i], medsup_tick(&sw[i].sup, now, 0, 0));
+		if (sw[i].sup.state != MEDSUP_BACKOFF)
+			continue;
+		ms = medsup_next_ms(&sw[i].sup, now);
+		if (ms >= 0 && (next < 0 || ms < next))
+			next = (int)ms;
+	}
+	return next;
+}
+
+void
+switches_stop(struct switch_proc *sw, int nsw)
+{
+	for (int i = 0; i < nsw; i++) {
+		if (sw[i].pid > 0) {
+			kill(sw[i].pid, SIGTERM);
+			waitpid(sw[i].pid, NULL, 0);
+			sw[i].pid = 0;
+		}
+		for (int j = 0; j < sw[i].nports; j++) {
+			close(sw[i].fds[j]);
+			free(sw[i].labels[j]);
+		}
+		sw[i].nports = 0;
+	}
 }
 
 int
@@ -165,7 +273,7 @@ switches_start(struct scenario *sc, const char *only, const sigset_t *old,
 				log_warnx("more than %d switches", max);
 				return -ENOSPC;
 			}
-			if ((ret = start_one(sc, only, d->backend_name, old,
+			if ((ret = start_one(sc, only, d->backend_name, n, old,
 			    &sw[n])) < 0)
 				return ret;
 			n++;
@@ -175,8 +283,12 @@ switches_start(struct scenario *sc, const char *only, const sigset_t *old,
 }
 
 void
-switches_keep_own(const struct scenario *sc, const struct vm_cfg *self)
+switches_keep_own(const struct scenario *sc, const struct vm_cfg *self,
+    struct switch_proc *sw, int nsw)
 {
+	for (int i = 0; i < nsw; i++)
+		for (int j = 0; j < sw[i].nports; j++)
+			close(sw[i].fds[j]);
 	for (int i = 0; i < sc->nvms; i++) {
 		const struct vm_cfg *v = &sc->vms[i];
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "medsup.h"
 #include "scenario.h"
 
 #define SWITCH_MAX_PORTS	64
@@ -18,6 +19,12 @@
 struct switch_proc {
 	char name[SC_NAME_MAX];
 	pid_t pid;		/* 0 once reaped */
+	int nports;
+	int fds[SWITCH_MAX_PORTS];	/* the switch's ends, kept for restarts */
+	char *labels[SWITCH_MAX_PORTS];	/* "vm/device" of each port */
+	sigset_t mask;		/* the signal mask it runs with */
+	uint32_t uid;		/* its own uid and gid */
+	struct medsup sup;	/* restarts, backoff, giving up */
 };
 
 /*
@@ -29,8 +36,26 @@ struct switch_proc {
 int switches_start(struct scenario *sc, const char *only,
     const sigset_t *old, struct switch_proc *sw, int max);
 
-/* In a VM process: closes the port ends of every other VM's devices. */
-void switches_keep_own(const struct scenario *sc, const struct vm_cfg *self);
+/*
+ * In a VM process: closes the port ends of every other VM's devices and
+ * every switch's own ends.
+ */
+void switches_keep_own(const struct scenario *sc, const struct vm_cfg *self,
+    struct switch_proc *sw, int nsw);
+
+/*
+ * A switch process ended (reaped, status ws).  Unless stopping, starts
+ * it again on the same ports now or after a backoff (switches_tick),
+ * and gives up after too many exits.  Frames already in the ports'
+ * socket buffers wait for the new process.
+ */
+void switches_exited(struct switch_proc *sw, int ws, bool stopping);
+
+/* Starts the switches whose backoff is over; ms until the next, or -1. */
+int switches_tick(struct switch_proc *sw, int nsw);
+
+/* Stops every switch and closes its ends. */
+void switches_stop(struct switch_proc *sw, int nsw);
 
 /* In the supervisor, once the VMs have theirs: closes every port end. */
 void switches_close_ports(struct scenario *sc);

@@ -80,7 +80,8 @@ vm_watch(struct vm *vm, int fd, void (*fn)(struct vm *, void *),
 {
 	if (vm->nwatch == VM_MAX_WATCH)
 		return -ENOSPC;
-	vm->watch[vm->nwatch++] = (struct vm_watch){ fd, fn, opaque };
+	vm->watch[vm->nwatch++] = (struct vm_watch){ fd, fn, opaque,
+	    vm->round };
 	return 0;
 }
 
@@ -779,12 +780,18 @@ vm_run(struct vm *vm)
 				vm_request_stop(vm, VM_EXIT_STOPPED);
 			}
 		}
-		/* A handler may unwatch: match by fd, not by index. */
+		/*
+		 * A handler may unwatch: match by fd, not by index.  It may
+		 * also close an fd and watch a new one that got the same
+		 * number: that one was not polled, its revents are not its.
+		 */
+		vm->round++;
 		for (int i = 0; i < nwatch; i++) {
 			if (!(pfd[3 + i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			for (int j = 0; j < vm->nwatch; j++)
-				if (vm->watch[j].fd == pfd[3 + i].fd) {
+				if (vm->watch[j].fd == pfd[3 + i].fd &&
+				    vm->watch[j].round != vm->round) {
 					vm->watch[j].fn(vm, vm->watch[j].opaque);
 					break;
 				}

@@ -52,6 +52,7 @@ struct vm_watch {
 	int fd;
 	void (*fn)(struct vm *vm, void *opaque);
 	void *opaque;
+	unsigned round;		/* the poll round it was added in */
 };
 
 struct vm_opts {
@@ -83,6 +84,7 @@ struct vm {
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
 	int nwatch;
 	struct vm_watch watch[VM_MAX_WATCH];
+	unsigned round;		/* poll rounds of the main loop */
 	int stop_fd;		/* eventfd: vm_request_stop was called */
 	int sig_fd;		/* signalfd for SIGINT/SIGTERM, or -1 */
 	int exit_reason;	/* enum vm_exit, set once */

@@ -7,14 +7,34 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "mediator.h"
 #include "supervisor.h"
 #include "vm.h"
 
-int
-vm_process_main(const struct vm_cfg *cfg)
+struct vm_control {
+	int fd;
+	struct mediator *meds;
+	int nmeds;
+};
+
+static void
+on_control(struct vm *vm, void *opaque)
 {
+	struct vm_control *c = opaque;
+
+	if (control_vm_serve(c->fd, c->meds, c->nmeds) < 0) {
+		vm_unwatch(vm, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+int
+vm_process_main(const struct vm_cfg *cfg, int control_fd)
+{
+	struct vm_control vc = { .fd = control_fd };
 	struct vm_opts o = {
 		.name = cfg->name, .memory = cfg->memory, .vcpus = cfg->vcpus,
 		.cpus = cfg->ncpus ? cfg->cpus : NULL,
@@ -66,6 +86,10 @@ vm_process_main(const struct vm_cfg *cfg)
 		}
 		boots++;
 		vm->sig_fd = sig_fd;
+		vc.meds = meds;
+		vc.nmeds = nmeds;
+		if (vc.fd >= 0 && vm_watch(vm, vc.fd, on_control, &vc) < 0)
+			log_warnx("cannot watch the control channel");
 		reason = vm_run(vm);
 		while (nmeds-- > 0)
 			mediator_stop(&meds[nmeds]);
@@ -87,5 +111,7 @@ vm_process_main(const struct vm_cfg *cfg)
 	free(meds);
 	console_close(&con);
 	close(sig_fd);
+	if (vc.fd >= 0)
+		close(vc.fd);
 	return status;
 }

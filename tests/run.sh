@@ -83,11 +83,13 @@ run_e2e() {
 	done
 }
 
-[ $# -gt 0 ] || set -- unit kvm san fuzz e2e
+[ $# -gt 0 ] || set -- unit kvm ctl san fuzz e2e
 for what in "$@"; do
 	case $what in
 	unit) run_unit "$build" ;;
 	kvm) run_kvm "$build" ;;
+	# cupule run with idle guests: supervisor, sandbox, cupulectl, audit.
+	ctl) run_suite "ctl" tests/ctl/ctl.sh "$build" ;;
 	# XXX the KVM suite under ASan once timed out in its two-vCPU guest
 	# (emulated real mode, both vCPUs spinning); until that is understood
 	# the sanitizer build runs the unit suites only.
@@ -104,7 +106,9 @@ for what in "$@"; do
 	# (triple fault) or the test host itself panics during the 100 MiB
 	# TCP transfers; see docs/testing.md.
 	e2e-net) run_e2e net ;;
-	*) echo "usage: $0 [unit|kvm|san|fuzz|e2e|e2e-boot|e2e-blk|e2e-net]..." >&2; exit 2 ;;
+	# SIGKILLs of the blk and net mediators under a guest's load.
+	e2e-restart) run_e2e restart ;;
+	*) echo "usage: $0 [unit|kvm|ctl|san|fuzz|e2e|e2e-boot|e2e-blk|e2e-net|e2e-restart]..." >&2; exit 2 ;;
 	esac
 done
 

@@ -149,6 +149,7 @@ setup(void)
 	dev.image_sectors = SECTORS;
 	dev.port_fd = -1;
 	dev.supervise = sup;
+	dev.uid = 2000000500;	/* its own uid: the whole sandbox */
 	ck_assert_int_eq(mediator_start(vm, &med, &dev), 0);
 	/* Place BAR0 and turn on memory decoding, as firmware would. */
 	slot = med.pdev.slot;

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(
-	gcc make pkg-config libconfig-dev check libsubunit-dev libevent-dev
+	gcc make pkg-config libconfig-dev libjson-c-dev check libsubunit-dev libevent-dev
 	libseccomp-dev qemu-system-x86 busybox-static cpio xz-utils zstd
 	acpica-tools kmod binutils liburing-dev clang libclang-rt-14-dev
 	iproute2 python3 iperf3

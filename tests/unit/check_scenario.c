@@ -270,6 +270,7 @@ static const struct {
 	{ "pinning", 0 },
 	{ "sub/relative", 0 },
 	{ "net", ALL_BUILT },
+	{ "supervise", ALL_BUILT },
 }, bad[] = {
 	{ "bad-syntax", 0 },
 	{ "bad-top-level", 0 },
@@ -287,6 +288,7 @@ static const struct {
 	{ "bad-device-type", 0 },
 	{ "bad-device-id", ALL_BUILT },
 	{ "bad-net", ALL_BUILT },
+	{ "bad-supervise", ALL_BUILT },
 };
 
 /* Files loaded from tmp, beside the images they name. */
