@@ -188,6 +188,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(IPC_SRCS) $(wildcard ipc/*.h)
 		{ echo "fuzz: $(FUZZ_CC) not found (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(IPC_SRCS)
 
+# A mediator killed again and again under a VM: the stall a vCPU sees.
+$(BUILD)/bin/bench-restart: $(BUILD)/obj/bench/restart/bench_restart.o $(HV_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/bench/restart/bench_restart.o $(HV_LIB) $(VIRTIO_LIB) $(IPC_LIB) $(LIBS)
+
 $(BUILD)/bin/bench-ring: $(BUILD)/obj/bench/ring/bench_ring.o $(IPC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
