@@ -375,8 +375,10 @@ check_root(struct ctx *c, config_t *cfg, struct scenario *sc)
 	sc->nvms = n;
 	/* One uid per mediator, stable across restarts and --vm runs. */
 	for (i = 0, n = 1; i < sc->nvms; i++)
-		for (int j = 0; j < sc->vms[i].ndevices; j++)
-			sc->vms[i].devices[j].uid = sc->uid_base + (uint32_t)n++;
+		for (int j = 0; j < sc->vms[i].ndevices; j++, n++)
+			if (sc->vms[i].devices[j].uid == 0)
+				sc->vms[i].devices[j].uid = sc->uid_base +
+				    (uint32_t)n;
 	return 0;
 }
 

@@ -26,11 +26,11 @@ static void check_net(struct ctx *c, config_setting_t *d, const char *vm,
 
 static const char *const blk_keys[] = {
 	"type", "id", "image", "range", "readonly", "serial", "supervise",
-	NULL,
+	"uid", NULL,
 };
 
 static const char *const net_keys[] = {
-	"type", "id", "mac", "backend", "supervise", NULL,
+	"type", "id", "mac", "backend", "supervise", "uid", NULL,
 };
 
 /*
@@ -373,6 +373,8 @@ sc_check_devices(struct ctx *c, config_setting_t *g, const char *vm,
 		dev->supervise = c->sup;
 		if ((ss = config_setting_get_member(d, "supervise")) != NULL)
 			sc_check_supervise(c, ss, &dev->supervise);
+		if ((ss = config_setting_get_member(d, "uid")) != NULL)
+			sc_check_uid(c, ss, dev);
 		if (device_types[t].check)
 			device_types[t].check(c, d, vm, dev, nerrors);
 	}

@@ -100,6 +100,7 @@ void sc_check_supervise(struct ctx *c, config_setting_t *g,
 void sc_check_log(struct ctx *c, config_setting_t *s, struct scenario *sc);
 void sc_check_uid_base(struct ctx *c, config_setting_t *s,
     struct scenario *sc);
+void sc_check_uid(struct ctx *c, config_setting_t *s, struct device_cfg *dev);
 void sc_check_control(struct ctx *c, config_setting_t *g,
     struct scenario *sc);
 

@@ -95,6 +95,29 @@ sc_check_uid_base(struct ctx *c, config_setting_t *s, struct scenario *sc)
 	sc->uid_base = (uint32_t)v;
 }
 
+/*
+ * A device's own uid (and gid), instead of the next one from uid_base:
+ * for sites with a fixed uid map.  Two devices given the same one can
+ * signal each other; the scenario allows it, cupulectl audit flags it.
+ */
+void
+sc_check_uid(struct ctx *c, config_setting_t *s, struct device_cfg *dev)
+{
+	long long v;
+
+	if (!sc_is_int(s)) {
+		sc_report(c, s, "uid must be an integer");
+		return;
+	}
+	v = config_setting_get_int64(s);
+	if (v < 1 || v > 4294967294LL) {
+		sc_report(c, s, "uid = %lld is out of range (1-4294967294: "
+		    "never root)", v);
+		return;
+	}
+	dev->uid = (uint32_t)v;
+}
+
 /* "log" and "control" at the top of the scenario. */
 void
 sc_check_log(struct ctx *c, config_setting_t *s, struct scenario *sc)

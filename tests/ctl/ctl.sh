@@ -59,6 +59,17 @@ wait_field() {
 	return 1
 }
 
+# Waits up to 20 s for a line with TEXT in the narrowed run's log.
+wait_log() {
+	for _ in $(seq 200); do
+		grep -Fq "$1" "$tmp/narrow-run.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "  no '$1' in the log:"
+	tail -n 5 "$tmp/narrow-run.log" | sed 's/^/  | /'
+	return 1
+}
+
 python3 "$here/mkidle.py" "$tmp/idle.bz" || exit 1
 truncate -s 8M "$tmp/disk.img"
 cat >"$tmp/s.cfg" <<EOF
@@ -247,6 +258,61 @@ check "socket removed at exit" test ! -e "$tmp/ctl.sock"
 left=
 for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 check "no mediator or switch left (pids $pids)" test -z "$left"
+
+# A scenario weakened on purpose: two devices given the same uid.  The
+# audit flags them (and nothing else).
+cat >"$tmp/weak.cfg" <<EOF
+control = { socket = "$tmp/weak.sock"; };
+vms = ( { name = "w"; memory = "64M"; vcpus = 1; kernel = "idle.bz";
+    console = "file:$tmp/w.con";
+    devices = ( { type = "blk"; image = "disk.img"; uid = 2100000000; },
+                { type = "net"; backend = "switch:lan"; uid = 2100000000; } ); } );
+EOF
+"$bin/cupule" run "$tmp/weak.cfg" >"$tmp/weak.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -S "$tmp/weak.sock" ] && break; sleep 0.1; done
+sleep 1
+"$bin/cupulectl" --socket "$tmp/weak.sock" audit >"$tmp/weak.txt" 2>&1
+rc=$?
+check "audit of the weakened scenario exits 1" test "$rc" = 1
+check "it flags the shared uid" grep -q "FINDING: w/blk0 and w/net0 share uid 2100000000" "$tmp/weak.txt"
+check "and nothing else" test "$(grep -c FINDING "$tmp/weak.txt")" = 1
+kill "$pid"
+wait "$pid"
+pid=
+
+# A policy narrowed on purpose, through the real build: blk's serve
+# stage without epoll_wait.  The mediator is killed by SIGSYS at READY,
+# the call is named, the supervisor restarts it until the device is
+# down, and the VM keeps running.
+mkdir -p "$tmp/pol"
+sed '/^serve/,$ s/"epoll_wait",//' "$here/../../mediators/blk/blk.policy" >"$tmp/pol/blk.policy"
+if ! grep -q epoll_wait "$tmp/pol/blk.policy" ||
+   grep -A20 '^serve' "$tmp/pol/blk.policy" | grep -q '"epoll_wait"'; then
+	bad "the narrowed policy has no epoll_wait in setup or still one in serve"
+fi
+(cd "$here/../.." && make -s BUILD="$tmp/narrow" \
+	POLICY_FILES="$tmp/pol/blk.policy mediators/net/net.policy mediators/net/switch.policy" \
+	"$tmp/narrow/bin/cupule" "$tmp/narrow/bin/cupule-blk" >"$tmp/narrow.log" 2>&1)
+check "a cupule with the narrowed policy builds" test -x "$tmp/narrow/bin/cupule-blk"
+cat >"$tmp/narrow.cfg" <<EOF
+control = { socket = "$tmp/narrow.sock"; };
+supervise = { restart_limit = 2; backoff_min_ms = 10; backoff_max_ms = 20; };
+vms = ( { name = "n"; memory = "64M"; vcpus = 1; kernel = "idle.bz";
+    console = "file:$tmp/n.con";
+    devices = ( { type = "blk"; id = "disk"; image = "disk.img"; } ); } );
+EOF
+"$tmp/narrow/bin/cupule" run "$tmp/narrow.cfg" >"$tmp/narrow-run.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -S "$tmp/narrow.sock" ] && break; sleep 0.1; done
+check "the forbidden call is named" wait_log "sandbox: system call epoll_wait (232) is not in the serve policy of blk"
+check "the supervisor says why it died" wait_log "killed by SIGSYS (a system call its sandbox forbids)"
+check "crashing in a loop: down" wait_log "n/disk: device down (restart limit)"
+check "the VM is still running" kill -0 "$pid"
+check "and answers cupulectl" bash -c "'$bin/cupulectl' --socket '$tmp/narrow.sock' list | grep -Eq '^n +disk +blk +- +down'"
+kill "$pid"
+wait "$pid"
+pid=
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
