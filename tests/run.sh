@@ -95,7 +95,7 @@ for what in "$@"; do
 	# the sanitizer build runs the unit suites only.
 	san) run_unit build/san "(ASan+UBSan)" ;;
 	fuzz) run_fuzz ;;
-	e2e) run_e2e boot ;;
+	e2e) run_e2e boot restart ;;
 	# XXX the blk end-to-end test runs by itself (make check-blk): in the
 	# emulated test host its guests still die (triple fault, or a hang
 	# early in boot) or the test host panics too often for a gate, even

@@ -9,6 +9,8 @@
 # .ko only), listed in load order in /modules, and SCRIPT as /test.sh,
 # which the guest's init runs when the command line has
 # cupule.test=script.  /test.sh should start with ". /load-modules".
+# CUPULE_OVERLAY_FILES="SRC:/DST ..." adds files (programs the test
+# built, say) at DST.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,4 +46,8 @@ done </modules
 EOS
 cp "$script" "$stage/test.sh"
 chmod +x "$stage/test.sh"
+for f in ${CUPULE_OVERLAY_FILES:-}; do
+	mkdir -p "$stage$(dirname "${f#*:}")"
+	cp "${f%%:*}" "$stage${f#*:}"
+done
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -9) >"$out"

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# The guest half of tests/e2e/restart.sh, run as /test.sh by the guest's
+# init (cupule.test=script): two writers of patterned blocks with
+# O_DIRECT on disjoint parts of /dev/vda (so several requests are in
+# flight when a mediator dies) and a ping every 0.2 s to the test host
+# over eth0 and one TCP connection sending 1 MiB every 4 s, for
+# cupule.secs= seconds, while the test host kills the blk
+# and net mediators again and again.  "CUPULE-GUEST: restart ok" when
+# no writer saw an I/O error or a block that did not hold its last
+# write, and pings came back.
+. /load-modules
+secs=60
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	cupule.secs=*) secs=${arg#cupule.secs=} ;;
+	esac
+done
+say() { echo "CUPULE-GUEST: $*"; }
+fail() { say "restart failed: $*"; exit 1; }
+
+[ -b /dev/vda ] || fail "no /dev/vda"
+[ -d /sys/class/net/eth0 ] || fail "no eth0"
+ip link set lo up
+ip link set eth0 up || fail "link up"
+ip addr add 10.0.4.15/24 dev eth0 || fail address
+i=0
+until ping -c 1 -W 1 10.0.4.1 >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 60 ] || fail "the test host never answered a ping"
+done
+say "restart start"
+pids=
+for w in 0 1; do
+	/pattern /dev/vda $((w * 2048)) 2048 "$secs" $((w + 1)) >/tmp/p$w 2>&1 &
+	pids="$pids $!"
+done
+ping -i 0.2 -w "$secs" 10.0.4.1 >/tmp/ping 2>&1 &
+ping=$!
+# One TCP connection for the whole run: 1 MiB every 4 s, while the net
+# mediator is killed under it.
+dd if=/dev/urandom of=/tmp/mib bs=1M count=1 2>/dev/null
+n=$((secs / 5))
+stream() {
+	i=0
+	while [ $i -lt $n ]; do
+		cat /tmp/mib
+		i=$((i + 1))
+		[ "${1:-}" = slow ] && sleep 4
+	done
+}
+say "sent md5 $(stream | md5sum | cut -d' ' -f1) bytes $((n << 20))"
+( stream slow | nc 10.0.4.1 5001; echo $? >/tmp/tcp ) &
+rcs=
+for p in $pids; do
+	wait "$p"
+	rcs="$rcs $?"
+done
+wait "$ping"
+t=0
+while [ ! -s /tmp/tcp ] && [ $t -lt 120 ]; do sleep 1; t=$((t + 1)); done
+say "tcp nc exit $(cat /tmp/tcp 2>/dev/null)"
+for w in 0 1; do sed 's/^/CUPULE-GUEST: writer '$w': /' /tmp/p$w | tail -n 3; done
+stats=$(grep "packets transmitted" /tmp/ping)
+say "ping $stats"
+received=$(echo "$stats" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
+say "vda inflight $(cat /sys/block/vda/inflight) eth0 $(cat /sys/class/net/eth0/operstate)"
+[ "$rcs" = " 0 0" ] || fail "writers exited with$rcs"
+[ "${received:-0}" -gt 0 ] || fail "no ping came back"
+[ "$(cat /tmp/tcp 2>/dev/null)" = 0 ] || fail "the TCP stream did not end cleanly"
+say "restart ok"
+# The test host reads the device counters now: stay up a little.
+sleep 5
