@@ -86,9 +86,10 @@ fi
 "$here/mkhost.sh" >/dev/null
 state=$repo/.cache/testhost
 mkdir -p "$state"
-# One emulated test host at a time: two would share the CPUs and make
-# each other's timeouts fire.  Later runs wait here for their turn.
-exec 9>"$state/lock"
+# One emulated test host at a time on this machine, whichever clone
+# starts it: two would share the CPUs and make each other's timeouts
+# fire.  Later runs wait here for their turn.
+exec 9>"${CUPULE_TESTHOST_LOCK:-/tmp/cupule-testhost.lock}"
 if ! flock -n 9; then
 	echo "run-in-host: another test host is running, waiting for it" >&2
 	flock 9
@@ -141,17 +142,23 @@ batch() {
 	local watch
 	# A test host whose own kernel reports a CPU stuck for 100 s or more
 	# is not coming back: stop it now rather than at the timeout.
-	( while sleep 10; do
+	# The watcher must not hold the lock: it could outlive this run.
+	( exec 9>&-
+	while sleep 10; do
 		if grep -Eaq 'soft lockup - CPU#[0-9]+ stuck for [0-9]{3,}s' "$log" 2>/dev/null; then
 			kill "$(cat "$job/qemu.pid" 2>/dev/null)" 2>/dev/null
 			break
 		fi
 	done ) &
 	watch=$!
+	# A failing QEMU (a timeout) must not end this function before the
+	# watcher is stopped: no errexit across the pipeline.
+	set +e
 	"${timeout_cmd[@]}" "${qemu[@]}" -serial stdio </dev/null 2>&1 |
 		sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\r*$//' |
 		tee "$log"
 	set -- "${PIPESTATUS[0]}"
+	set -e
 	kill "$watch" 2>/dev/null || true
 	return "$1"
 }
