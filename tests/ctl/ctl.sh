@@ -265,16 +265,23 @@ cat >"$tmp/weak.cfg" <<EOF
 control = { socket = "$tmp/weak.sock"; };
 vms = ( { name = "w"; memory = "64M"; vcpus = 1; kernel = "idle.bz";
     console = "file:$tmp/w.con";
-    devices = ( { type = "blk"; image = "disk.img"; uid = 2100000000; },
+    devices = ( { type = "blk"; image = "weak.img"; uid = 2100000000; },
                 { type = "net"; backend = "switch:lan"; uid = 2100000000; } ); } );
 EOF
+truncate -s 1M "$tmp/weak.img"
 "$bin/cupule" run "$tmp/weak.cfg" >"$tmp/weak.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -S "$tmp/weak.sock" ] && break; sleep 0.1; done
-sleep 1
+# Both mediators READY before the audit looks.
+for _ in $(seq 200); do
+	[ "$("$bin/cupulectl" --socket "$tmp/weak.sock" list --json 2>/dev/null |
+	    grep -c '"state":"running"')" = 2 ] && break
+	sleep 0.1
+done
 "$bin/cupulectl" --socket "$tmp/weak.sock" audit >"$tmp/weak.txt" 2>&1
 rc=$?
 check "audit of the weakened scenario exits 1" test "$rc" = 1
+[ "$rc" = 1 ] || sed 's/^/  | /' "$tmp/weak.txt" "$tmp/weak.log"
 check "it flags the shared uid" grep -q "FINDING: w/blk0 and w/net0 share uid 2100000000" "$tmp/weak.txt"
 check "and nothing else" test "$(grep -c FINDING "$tmp/weak.txt")" = 1
 kill "$pid"
