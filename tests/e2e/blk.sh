@@ -22,12 +22,14 @@ modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_pci virtio_blk crc16 mbcache jbd2 crc32c_generic ext4"
 
 # vm NAME CASE DEVICE-SETTINGS [FILL [CMDLINE]]: one VM entry of a scenario.
-# Its vCPUs are pinned: in the emulated test host, nested guests whose
-# vCPU threads wander between the test host's CPUs die of a triple fault
-# far more often (docs/testing.md).
+# One vCPU, pinned to the test host's CPU 1: in the emulated test host,
+# nested guests whose vCPU threads wander between its CPUs die of a
+# triple fault far more often, and two pinned vCPUs beside the test's
+# own work hung it (docs/testing.md); CPU 0 is left to the VM process,
+# the mediators and the test host.
 vm() {
 	cat <<VM
-{ name = "$1"; memory = "256M"; vcpus = 2; cpus = [ 0, 1 ];
+{ name = "$1"; memory = "256M"; vcpus = 1; cpus = [ 1 ];
   kernel = "$kernel"; initrd = "$initrd";
   cmdline = "console=ttyS0 quiet panic=-1 cupule.test=script cupule.case=$2 cupule.fill=${4:-x} ${5:-}";
   console = "file:$1.log";
@@ -157,7 +159,7 @@ case_takeover() {
 		return 1
 	fi
 	[ "$rc" -eq 0 ] || { echo "cupule exited $rc"; return 1; }
-	new=$(sed -n 's/.*mediator restarted as pid \([0-9]*\).*/\1/p' "$1/cupule.log")
+	new=$(sed -n 's/.*started again as pid \([0-9]*\).*/\1/p' "$1/cupule.log")
 	[ -n "$new" ] && [ "$new" != "$old" ] || { echo "no restart logged"; return 1; }
 	ok "$1" t takeover
 }
