@@ -447,7 +447,6 @@ ioreq_submit(struct ioreq_ring *ring, unsigned slot, const struct ioreq *req)
 	ring->own[slot].busy = 1;
 	ring->own[slot].size = req->size;
 	ring->own[slot].dir = req->dir;
-	__atomic_store_n(&ring->own[slot].since, now_ns(), __ATOMIC_RELEASE);
 	/*
 	 * Store PENDING, then load med_sleeping; ioreq_arm() stores
 	 * med_sleeping, then loads the states.  Store-load order needs a
@@ -575,6 +574,13 @@ ioreq_wait_complete(struct ioreq_ring *ring, unsigned slot, uint64_t spin_ns,
 	    (spin_ns == IOREQ_SPIN_FOREVER ||
 	    peer_elsewhere(LOAD(&ring->hdr->med_cpu))))
 		spin(slot_complete, ring, slot, spin_ns);
+	/*
+	 * Only a request that goes to sleep is timed (for the supervisor's
+	 * stall bound): the fast path reads no clock.
+	 */
+	if (!slot_complete(ring, slot))
+		__atomic_store_n(&ring->own[slot].since, now_ns(),
+		    __ATOMIC_RELEASE);
 	while (!slot_complete(ring, slot)) {
 		STORE(&s->waiting, 1);
 		/*

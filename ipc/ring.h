@@ -245,7 +245,8 @@ int ioreq_abandon(struct ioreq_ring *ring, unsigned slot);
 
 /*
  * VM side: the time (CLOCK_MONOTONIC, ns) since which the slot's
- * request has waited, or 0 if it has none in flight.  Any thread.
+ * request has been waited for past the spin, or 0 if none is.  Any
+ * thread.
  */
 uint64_t ioreq_waiting_since(const struct ioreq_ring *ring, unsigned slot);
 
