@@ -254,19 +254,28 @@ $(BUILD)/tests/check_switch: $(BUILD)/obj/tests/unit/check_switch.o $(SWITCH_OBJ
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
+# ---- the process tests' VM process -----------------------------------------
+# check_blk_proc, check_net_proc and check_sandbox_proc play the VM
+# process and the guest's driver of a real mediator with medtest.o
+# (tests/unit/medtest.h), which starts it with sandbox_fork() from the
+# runtime library.
+MEDTEST_OBJ := $(BUILD)/obj/tests/unit/medtest.o
+
 # ---- net: process test and fuzz target -------------------------------------
 # check_net_proc runs the real cupule-net (found next to its own folder)
 # as a VM process would, in the namespaces and with the uid the sandbox
 # wants (sandbox_fork(), from the runtime library).
-$(BUILD)/tests/check_net_proc: $(BUILD)/obj/tests/unit/check_net_proc.o $(NET_LIB) $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-net
+$(BUILD)/tests/check_net_proc: $(BUILD)/obj/tests/unit/check_net_proc.o $(MEDTEST_OBJ) $(NET_LIB) $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-net
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)
 
 # ---- blk: process test -----------------------------------------------------
 # check_blk_proc kills the real cupule-blk at every fault point and at
 # random, and replaces it as the VM process would (cupule-net: only for
-# its --fault refusal); the pattern rule links it.
-$(BUILD)/tests/check_blk_proc: | $(BUILD)/bin/cupule-blk $(BUILD)/bin/cupule-net
+# its --fault refusal).
+$(BUILD)/tests/check_blk_proc: $(BUILD)/obj/tests/unit/check_blk_proc.o $(MEDTEST_OBJ) $(BLK_LIB) $(NET_LIB) $(VIRTIO_LIB) $(HV_LIB) $(RT_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk $(BUILD)/bin/cupule-net
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(URING_LIBS) $(SANDBOX_LIBS) $(CHECK_LIBS)
 
 # fuzz_net runs the tx checks, the rx fix-up and spreading over chains,
 # the control commands and the restart records on arbitrary bytes; new
@@ -320,6 +329,6 @@ $(BUILD)/tests/check_sandbox: $(BUILD)/obj/tests/unit/check_sandbox.o $(RT_LIB) 
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/check_sandbox_proc: $(BUILD)/obj/tests/unit/check_sandbox_proc.o $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk $(BUILD)/bin/cupule-net $(BUILD)/bin/cupule-switch
+$(BUILD)/tests/check_sandbox_proc: $(BUILD)/obj/tests/unit/check_sandbox_proc.o $(MEDTEST_OBJ) $(RT_LIB) $(VIRTIO_LIB) $(IPC_LIB) | $(BUILD)/bin/cupule-blk $(BUILD)/bin/cupule-net $(BUILD)/bin/cupule-switch
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SANDBOX_LIBS) $(CHECK_LIBS)

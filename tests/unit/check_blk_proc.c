@@ -25,37 +25,29 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "blk.h"
-#include "ctl.h"
-#include "ring.h"
-#include "virtio_pci.h"
+#include "medtest.h"
 
-#define MEM_SIZE	(4u << 20)
-#define STATE_SIZE	(64u * 1024)
 /* A liveness bound, never a measure; CHECK_BLK_WAIT_MS overrides it. */
 static int wait_ms = 20000;
 
 #define QSIZE		64		/* the driver's choice: not 256 */
 #define DPS		4		/* descriptors per request slot */
 #define NSLOT		(QSIZE / DPS)	/* at most 16 requests in flight */
-#define DESC_GPA	0x10000u
-#define AVAIL_GPA	0x11000u
-#define USED_GPA	0x12000u
+#define DESC_GPA	MEDVM_QBASE(0)	/* the one queue, as medtest.h */
+#define AVAIL_GPA	MEDVM_AVAIL(0)
+#define USED_GPA	MEDVM_USED(0)
 #define HDR_GPA(k)	(0x20000u + (k) * 0x100u)
 #define STATUS_GPA(k)	(HDR_GPA(k) + 0x40u)
 #define TABLE_GPA(k)	(HDR_GPA(k) + 0x80u)	/* indirect table */
@@ -87,20 +79,7 @@ struct rq {
 
 /* The VM process and the guest's driver, all in one. */
 struct vm {
-	pid_t pid;
-	int ctl;
-	int disk;
-	int log;
-	struct ioreq_ring ring;
-	int state_fd;
-	struct virtio_state *s;
-	int mem_fd;
-	uint8_t *mem;
-	int kick;
-	int irq[4], nirq;
-	int intx, resample;
-	uint64_t irq_pending[4], intx_pending;	/* from replaced irqfds */
-	uint32_t next_id;
+	struct medvm m;		/* its backend: the disk image */
 	/* the mediators */
 	const char *fault[8];	/* --fault of spawn i, NULL for none */
 	unsigned spawns;
@@ -111,7 +90,7 @@ struct vm {
 	/* the driver */
 	bool msix, event_idx, indirect;
 	uint64_t rng;
-	uint16_t avail_idx, used_seen;
+	uint16_t used_seen;
 	struct rq rq[NSLOT];
 	unsigned inflight;
 	uint32_t nreq;
@@ -126,6 +105,9 @@ struct vm {
 
 static struct vm vm;
 
+/* vm.m.mmio: a register access that may meet a death (below). */
+static uint64_t mmio(bool write, uint64_t off, unsigned size, uint64_t val);
+
 /* ---- small things -------------------------------------------------------- */
 
 static uint64_t
@@ -138,50 +120,16 @@ rnd(void)
 	return vm.rng;
 }
 
-static void
-sleep_us(unsigned us)
-{
-	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* BUILD/bin/name, for this test's BUILD/tests/check_blk_proc. */
-static const char *
-prog_path(const char *name)
-{
-	static char path[PATH_MAX + 32];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	ck_assert_int_gt(n, 0);
-	exe[n] = '\0';
-	for (int i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(slash = strrchr(exe, '/'));
-		*slash = '\0';
-	}
-	snprintf(path, sizeof(path), "%s/bin/%s", exe, name);
-	ck_assert_msg(access(path, X_OK) == 0, "%s is not built", path);
-	return path;
-}
-
-static const char *
-blk_path(void)
-{
-	return prog_path("cupule-blk");
-}
-
 static uint16_t *
 u16_at(uint32_t gpa)
 {
-	return (uint16_t *)(void *)(vm.mem + gpa);
+	return (uint16_t *)(void *)(vm.m.mem + gpa);
 }
 
 static uint16_t
 used_idx(void)
 {
-	return __atomic_load_n(u16_at(USED_GPA + 2), __ATOMIC_ACQUIRE);
+	return medvm_used_idx(&vm.m, 0);
 }
 
 /*
@@ -231,22 +179,11 @@ check_block(const uint8_t *p, unsigned b, uint64_t exp, const char *what)
 
 /* ---- the VM process ------------------------------------------------------ */
 
-/* Reads what an eventfd counted; 0 if nothing. */
-static uint64_t
-drain(int fd)
-{
-	uint64_t n = 0;
-
-	if (fd < 0 || read(fd, &n, sizeof(n)) != sizeof(n))
-		return 0;
-	return n;
-}
-
 /* The fd and count of the queue's interrupt (MSI-X vector 0, or INTx). */
 static int
 qirq_fd(void)
 {
-	return vm.msix ? vm.irq[0] : vm.intx;
+	return vm.msix ? vm.m.irq[0] : vm.m.intx;
 }
 
 /* Interrupts raised on the queue's vector since the last call. */
@@ -256,33 +193,13 @@ qirq_take(void)
 	uint64_t n;
 
 	if (vm.msix) {
-		n = vm.irq_pending[0] + drain(vm.irq[0]);
-		vm.irq_pending[0] = 0;
+		n = vm.m.irq_pending[0] + medtest_drain(vm.m.irq[0]);
+		vm.m.irq_pending[0] = 0;
 	} else {
-		n = vm.intx_pending + drain(vm.intx);
-		vm.intx_pending = 0;
+		n = vm.m.intx_pending + medtest_drain(vm.m.intx);
+		vm.m.intx_pending = 0;
 	}
 	return n;
-}
-
-/* Replaces *fd with a new irqfd, keeping what the old one counted. */
-static void
-replace_irqfd(int *fd, uint64_t *pending, int nfd)
-{
-	if (*fd >= 0) {
-		*pending += drain(*fd);
-		close(*fd);
-	}
-	*fd = nfd;
-}
-
-static void
-reply(const struct ctl_msg *msg)
-{
-	struct ctl_result res = { .error = 0 };
-
-	/* The mediator may be dead already: the next read says so. */
-	ctl_send(vm.ctl, CTL_RESULT, msg->hdr.id, &res, sizeof(res), NULL, 0);
 }
 
 /*
@@ -292,27 +209,54 @@ reply(const struct ctl_msg *msg)
 static void
 kill_now(void)
 {
-	ck_assert_int_gt(vm.pid, 0);
+	ck_assert_int_gt(vm.m.pid, 0);
 	if (vm.doomed)
 		return;
-	kill(vm.pid, SIGKILL);
+	kill(vm.m.pid, SIGKILL);
 	vm.doomed = true;
 	vm.sent++;
 }
 
-/* One message, or false when the mediator is gone. */
-static bool
-recv_msg(struct ctl_msg *msg)
+/* The device and its MSI-X vectors, in order, as each mediator says. */
+static void
+spawn_check(struct medvm *m, const struct ctl_msg *msg)
 {
-	struct pollfd p = { .fd = vm.ctl, .events = POLLIN };
-	int ret;
+	struct ctl_irqfd irq;
+	struct ctl_device dev;
 
-	ck_assert_msg(poll(&p, 1, wait_ms) == 1, "mediator silent");
-	ret = ctl_recv(vm.ctl, msg);
-	if (ret == -ECONNRESET)
-		return false;
-	ck_assert_int_eq(ret, 0);
-	return true;
+	switch (msg->hdr.type) {
+	case CTL_DEVICE:
+		ck_assert_int_eq(ctl_get_device(msg, &dev), 0);
+		ck_assert_uint_eq(dev.config[2] | dev.config[3] << 8, 0x1042);
+		break;
+	case CTL_IRQFD:
+		ck_assert_int_eq(ctl_get_irqfd(msg, &irq), 0);
+		if (irq.kind == CTL_IRQ_MSIX) {
+			ck_assert_uint_eq(irq.vector, m->nirq);
+			ck_assert_int_lt(m->nirq, 4);
+		}
+		break;
+	}
+}
+
+/*
+ * The INTx irqfd is the last request before recovery runs: a kill due
+ * while the new mediator recovers is timed from its answer.
+ */
+static void
+spawn_replied(struct medvm *m, const struct ctl_msg *msg)
+{
+	struct ctl_irqfd irq;
+
+	(void)m;
+	if (msg->hdr.type != CTL_IRQFD || vm.kill_in_spawn_us < 0)
+		return;
+	ck_assert_int_eq(ctl_get_irqfd(msg, &irq), 0);
+	if (irq.kind == CTL_IRQ_MSIX)
+		return;
+	medtest_sleep_us((unsigned)vm.kill_in_spawn_us);
+	kill_now();
+	vm.kill_in_spawn_us = -1;
 }
 
 /*
@@ -323,124 +267,29 @@ recv_msg(struct ctl_msg *msg)
 static bool
 spawn(void)
 {
-	struct ctl_hello hello = { .version = CTL_VERSION,
-	    .role = CTL_ROLE_VM, .ring_version = IOREQ_VERSION,
-	    .name = "check" };
-	struct ctl_attach at = { .nslots = 1, .nregions = 1 };
-	struct ctl_attach_state st = { .size = STATE_SIZE };
-	struct ctl_attach_slots sl = { .first = 0, .count = 1 };
 	const char *fault = vm.spawns < 8 ? vm.fault[vm.spawns] : NULL;
-	const char *path = blk_path();
-	char farg[64];
-	int sv[2], fds[3];
-	struct ctl_msg msg;
+	char farg[64], *args[8] = { (char *)"--ctl-fd=3",
+	    (char *)"--disk-fd=4", (char *)"--serial=" SERIAL,
+	    (char *)"--name=check/blk" };
+	int argc = 4;
 
 	snprintf(farg, sizeof(farg), "--fault=%s", fault ? fault : "");
 	vm.spawns++;
-	ck_assert_int_eq(ctl_socketpair(sv), 0);
-	fflush(NULL);
-	vm.pid = fork();
-	ck_assert_int_ge(vm.pid, 0);
-	if (vm.pid == 0) {
-		char *argv[8] = { (char *)"cupule-blk", (char *)"--ctl-fd=3",
-		    (char *)"--disk-fd=4", (char *)"--serial=" SERIAL,
-		    (char *)"--name=check/blk" };
-		int argc = 5;
-		int c = fcntl(sv[0], F_DUPFD_CLOEXEC, 200);
-		int d = fcntl(vm.disk, F_DUPFD_CLOEXEC, 200);
-		int l = fcntl(vm.log, F_DUPFD_CLOEXEC, 200);
-
 #ifdef __SANITIZE_ADDRESS__
-		/*
-		 * XXX the sandbox's seccomp policy does not admit what the
-		 * sanitizer runtime calls (madvise, for one) yet: without
-		 * this the sanitizer build's mediator dies of SIGSYS.
-		 */
-		argv[argc++] = (char *)"--no-sandbox";
+	/*
+	 * XXX the sandbox's seccomp policy does not admit what the
+	 * sanitizer runtime calls (madvise, for one) yet: without this the
+	 * sanitizer build's mediator dies of SIGSYS.
+	 */
+	args[argc++] = (char *)"--no-sandbox";
 #endif
-		if (fault != NULL)
-			argv[argc++] = farg;
-		argv[argc] = NULL;
-		/* A test that fails takes its mediator with it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (dup2(c, 3) < 0 || dup2(d, 4) < 0 || dup2(l, 2) < 0)
-			_exit(127);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(sv[0]);
-	vm.ctl = sv[1];
-	at.region[0] = (struct ctl_mem_region){ .gpa = 0, .size = MEM_SIZE,
-	    .offset = 0, .fd_index = 2 };
-	fds[0] = vm.ring.memfd;
-	fds[1] = vm.ring.kick_fd;
-	fds[2] = vm.mem_fd;
-	ctl_send(vm.ctl, CTL_HELLO, vm.next_id++, &hello, sizeof(hello),
-	    NULL, 0);
-	ctl_send(vm.ctl, CTL_ATTACH, vm.next_id++, &at, sizeof(at), fds, 3);
-	ctl_send(vm.ctl, CTL_ATTACH_STATE, vm.next_id++, &st, sizeof(st),
-	    &vm.state_fd, 1);
-	ctl_send(vm.ctl, CTL_ATTACH_SLOTS, vm.next_id++, &sl, sizeof(sl),
-	    &vm.ring.done_fd[0], 1);
-
-	if (!recv_msg(&msg))
+	if (fault != NULL)
+		args[argc++] = farg;
+	args[argc] = NULL;
+	if (!medvm_spawn(&vm.m, "cupule-blk", args, MEDTEST_PDEATHSIG))
 		return false;
-	ck_assert_uint_eq(msg.hdr.type, CTL_HELLO);
-	ctl_msg_close(&msg);
-	vm.nirq = 0;
-	for (;;) {
-		struct ctl_irqfd irq;
-		struct ctl_device dev;
-		bool last = false;
-
-		if (!recv_msg(&msg))
-			return false;
-		switch (msg.hdr.type) {
-		case CTL_DEVICE:
-			ck_assert_int_eq(ctl_get_device(&msg, &dev), 0);
-			ck_assert_uint_eq(dev.config[2] | dev.config[3] << 8,
-			    0x1042);
-			break;
-		case CTL_IOEVENTFD:
-			if (vm.kick >= 0)
-				close(vm.kick);
-			vm.kick = ctl_take_fd(&msg, 0);
-			break;
-		case CTL_IRQFD:
-			ck_assert_int_eq(ctl_get_irqfd(&msg, &irq), 0);
-			if (irq.kind == CTL_IRQ_MSIX) {
-				ck_assert_uint_eq(irq.vector, vm.nirq);
-				ck_assert_int_lt(vm.nirq, 4);
-				replace_irqfd(&vm.irq[vm.nirq],
-				    &vm.irq_pending[vm.nirq],
-				    ctl_take_fd(&msg, 0));
-				vm.nirq++;
-			} else {
-				uint64_t unused = 0;
-
-				replace_irqfd(&vm.intx, &vm.intx_pending,
-				    ctl_take_fd(&msg, 0));
-				replace_irqfd(&vm.resample, &unused,
-				    ctl_take_fd(&msg, 1));
-				/* The last request before recovery runs. */
-				last = true;
-			}
-			break;
-		case CTL_READY:
-			ctl_msg_close(&msg);
-			ck_assert_int_eq(vm.nirq, 2);
-			return true;
-		default:
-			ck_abort_msg("unexpected message %u", msg.hdr.type);
-		}
-		reply(&msg);
-		ctl_msg_close(&msg);
-		if (last && vm.kill_in_spawn_us >= 0) {
-			sleep_us((unsigned)vm.kill_in_spawn_us);
-			kill_now();
-			vm.kill_in_spawn_us = -1;
-		}
-	}
+	ck_assert_int_eq(vm.m.nirq, 2);
+	return true;
 }
 
 /* The end of the mediators' log, for a failure message. */
@@ -448,10 +297,10 @@ static const char *
 log_tail(void)
 {
 	static char buf[1024];
-	off_t end = lseek(vm.log, 0, SEEK_END);
+	off_t end = lseek(vm.m.log, 0, SEEK_END);
 	off_t at = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 :
 	    0;
-	ssize_t n = pread(vm.log, buf, sizeof(buf) - 1, at);
+	ssize_t n = pread(vm.m.log, buf, sizeof(buf) - 1, at);
 
 	buf[n > 0 ? n : 0] = '\0';
 	return buf;
@@ -463,16 +312,16 @@ reap(void)
 {
 	int st;
 
-	ck_assert_int_gt(vm.pid, 0);
-	ck_assert_int_eq(waitpid(vm.pid, &st, 0), vm.pid);
+	ck_assert_int_gt(vm.m.pid, 0);
+	ck_assert_int_eq(waitpid(vm.m.pid, &st, 0), vm.m.pid);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 	    "mediator ended with status %#x, not SIGKILL; its log ends:\n%s",
 	    st, log_tail());
-	vm.pid = -1;
+	vm.m.pid = -1;
 	vm.doomed = false;
 	vm.kills++;
-	close(vm.ctl);
-	vm.ctl = -1;
+	close(vm.m.ctl);
+	vm.m.ctl = -1;
 }
 
 /* The mediator died: reap it and start others until one is READY. */
@@ -508,7 +357,7 @@ died(bool asleep)
 static bool
 ctl_closed(int timeout_ms)
 {
-	struct pollfd p = { .fd = vm.ctl, .events = POLLIN };
+	struct pollfd p = { .fd = vm.m.ctl, .events = POLLIN };
 
 	return poll(&p, 1, timeout_ms) == 1;
 }
@@ -520,48 +369,24 @@ vm_open(bool msix, bool event_idx, bool indirect, uint64_t seed)
 	uint8_t *img;
 
 	memset(&vm, 0, sizeof(vm));
-	vm.pid = -1;
-	vm.ctl = vm.kick = vm.intx = vm.resample = -1;
-	for (int i = 0; i < 4; i++)
-		vm.irq[i] = -1;
+	medvm_open(&vm.m, "check_blk_proc.log", wait_ms);
+	vm.m.mortal = true;
+	vm.m.mmio = mmio;
+	vm.m.on_msg = spawn_check;
+	vm.m.on_reply = spawn_replied;
 	vm.kill_in_spawn_us = -1;
 	vm.msix = msix;
 	vm.event_idx = event_idx;
 	vm.indirect = indirect;
 	vm.rng = seed | 1;
 	vm.next_seq = 1;
-	ck_assert_int_eq(ioreq_ring_create(&vm.ring, 1), 0);
-	vm.state_fd = memfd_create("state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	ck_assert_int_ge(vm.state_fd, 0);
-	ck_assert_int_eq(ftruncate(vm.state_fd, STATE_SIZE), 0);
-	ck_assert_int_eq(fcntl(vm.state_fd, F_ADD_SEALS, F_SEAL_SHRINK |
-	    F_SEAL_GROW), 0);
-	vm.s = mmap(NULL, STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    vm.state_fd, 0);
-	ck_assert_ptr_ne(vm.s, MAP_FAILED);
-	vm.mem_fd = memfd_create("guest", MFD_CLOEXEC);
-	ck_assert_int_ge(vm.mem_fd, 0);
-	ck_assert_int_eq(ftruncate(vm.mem_fd, MEM_SIZE), 0);
-	vm.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    vm.mem_fd, 0);
-	ck_assert_ptr_ne(vm.mem, MAP_FAILED);
-	{
-		char tmpl[] = "/tmp/check_blk_proc.log.XXXXXX";
-		char dtmpl[] = "/tmp/check_blk_proc.img.XXXXXX";
-
-		vm.log = mkostemp(tmpl, O_CLOEXEC);
-		ck_assert_int_ge(vm.log, 0);
-		unlink(tmpl);
-		vm.disk = mkostemp(dtmpl, O_CLOEXEC);
-		ck_assert_int_ge(vm.disk, 0);
-		unlink(dtmpl);
-	}
+	vm.m.backend = medtest_tmpfile("check_blk_proc.img");
 	/* Every block starts as "write 0", which is not zeroes. */
 	img = malloc(NBLK * BLKSZ);
 	ck_assert_ptr_nonnull(img);
 	for (unsigned b = 0; b < NBLK; b++)
 		stamp(img + b * BLKSZ, b, 0);
-	ck_assert_int_eq(pwrite(vm.disk, img, NBLK * BLKSZ, 0),
+	ck_assert_int_eq(pwrite(vm.m.backend, img, NBLK * BLKSZ, 0),
 	    (ssize_t)(NBLK * BLKSZ));
 	free(img);
 }
@@ -569,45 +394,22 @@ vm_open(bool msix, bool event_idx, bool indirect, uint64_t seed)
 static void
 vm_close(void)
 {
-	if (vm.pid > 0) {
+	if (vm.m.pid > 0) {
 		struct ctl_shutdown sd = { .reason = CTL_SHUTDOWN_POWEROFF };
 		int st;
 
-		ctl_send(vm.ctl, CTL_SHUTDOWN, vm.next_id++, &sd, sizeof(sd),
-		    NULL, 0);
-		ck_assert_int_eq(waitpid(vm.pid, &st, 0), vm.pid);
-		vm.pid = -1;
+		ctl_send(vm.m.ctl, CTL_SHUTDOWN, vm.m.next_id++, &sd,
+		    sizeof(sd), NULL, 0);
+		ck_assert_int_eq(waitpid(vm.m.pid, &st, 0), vm.m.pid);
+		vm.m.pid = -1;
 		/* A clean exit: a sanitizer report would have changed it. */
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		    "mediator ended with status %#x on SHUTDOWN; its log "
 		    "ends:\n%s", st, log_tail());
 	}
-	if (getenv("CHECK_BLK_LOG") != NULL && vm.log >= 0) {
-		char buf[4096];
-		ssize_t n;
-
-		lseek(vm.log, 0, SEEK_SET);
-		while ((n = read(vm.log, buf, sizeof(buf))) > 0)
-			fwrite(buf, 1, (size_t)n, stderr);
-	}
-	if (vm.ctl >= 0)
-		close(vm.ctl);
-	for (int i = 0; i < 4; i++)
-		if (vm.irq[i] >= 0)
-			close(vm.irq[i]);
-	if (vm.kick >= 0)
-		close(vm.kick);
-	if (vm.intx >= 0)
-		close(vm.intx);
-	if (vm.resample >= 0)
-		close(vm.resample);
-	close(vm.log);
-	close(vm.disk);
-	munmap(vm.mem, MEM_SIZE);
-	close(vm.mem_fd);
-	munmap(vm.s, STATE_SIZE);
-	close(vm.state_fd);
-	ioreq_ring_close(&vm.ring);
+	if (getenv("CHECK_BLK_LOG") != NULL)
+		medvm_print_log(&vm.m);
+	medvm_close(&vm.m);
 }
 
 /* ---- the driver: registers ----------------------------------------------- */
@@ -627,13 +429,13 @@ mmio_kill(bool write, uint64_t off, unsigned size, uint64_t val, int kill_us)
 	int ret, spins = 0;
 
 	vm.mmio_count++;
-	ck_assert_int_eq(ioreq_submit(&vm.ring, 0, &r), 0);
+	ck_assert_int_eq(ioreq_submit(&vm.m.ring, 0, &r), 0);
 	if (kill_us >= 0) {
-		sleep_us((unsigned)kill_us);
+		medtest_sleep_us((unsigned)kill_us);
 		kill_now();
 	}
 	for (;;) {
-		ret = ioreq_try_complete(&vm.ring, 0, &data);
+		ret = ioreq_try_complete(&vm.m.ring, 0, &data);
 		if (ret == 0)
 			return data;
 		ck_assert_int_eq(ret, -EAGAIN);
@@ -663,49 +465,27 @@ features(void)
 	return f;
 }
 
-/* Brings the device up as Linux does; every step can be the one killed. */
+/*
+ * Brings the device up as Linux does; every step can be the one killed
+ * (vm.m.mmio is mmio()).
+ */
 static void
 driver_init(void)
 {
-	uint64_t f = features(), offer;
+	uint64_t f = features();
 
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0);
-	mmio(true, VIRTIO_PCI_STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE |
-	    VIRTIO_STATUS_DRIVER);
-	mmio(true, VIRTIO_PCI_DFSELECT, 4, 0);
-	offer = mmio(false, VIRTIO_PCI_DF, 4, 0);
-	mmio(true, VIRTIO_PCI_DFSELECT, 4, 1);
-	offer |= mmio(false, VIRTIO_PCI_DF, 4, 0) << 32;
-	ck_assert_uint_eq(offer & f, f);
-	mmio(true, VIRTIO_PCI_GFSELECT, 4, 0);
-	mmio(true, VIRTIO_PCI_GF, 4, (uint32_t)f);
-	mmio(true, VIRTIO_PCI_GFSELECT, 4, 1);
-	mmio(true, VIRTIO_PCI_GF, 4, f >> 32);
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0x0b);
-	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_STATUS, 1, 0), 0x0b);
-	if (vm.msix) {
-		/* The VM process's part: MSI-X on, vectors unmasked. */
-		for (int v = 0; v < VIRTIO_MSIX_MAX; v++)
-			vm.s->msix[v].ctrl = 0;
-		__atomic_store_n(&vm.s->msix_ctrl, VIRTIO_MSIX_ENABLE,
-		    __ATOMIC_SEQ_CST);
-		mmio(true, VIRTIO_PCI_MSIX, 2, 1);
-	}
-	memset(vm.mem + DESC_GPA, 0, 0x3000);
-	mmio(true, VIRTIO_PCI_Q_SELECT, 2, 0);
-	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_Q_SIZE, 2, 0),
-	    BLK_QUEUE_SIZE);
-	mmio(true, VIRTIO_PCI_Q_SIZE, 2, QSIZE);
-	mmio(true, VIRTIO_PCI_Q_DESC, 8, DESC_GPA);
-	mmio(true, VIRTIO_PCI_Q_DRIVER, 8, AVAIL_GPA);
-	mmio(true, VIRTIO_PCI_Q_DEVICE, 8, USED_GPA);
+	medvm_reset(&vm.m);
+	ck_assert_uint_eq(medvm_offered(&vm.m) & f, f);
+	medvm_set_features(&vm.m, f);
 	if (vm.msix)
-		mmio(true, VIRTIO_PCI_Q_MSIX, 2, 0);
-	mmio(true, VIRTIO_PCI_Q_ENABLE, 2, 1);
+		medvm_msix(&vm.m, 1);
+	memset(vm.m.mem + DESC_GPA, 0, 0x3000);
+	ck_assert_uint_eq(medvm_queue_select(&vm.m, 0), BLK_QUEUE_SIZE);
+	mmio(true, VIRTIO_PCI_Q_SIZE, 2, QSIZE);
+	medvm_queue_enable(&vm.m, 0, QSIZE, vm.msix ? 0 : -1);
 	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_Q_ENABLE, 2, 0), 1);
-	vm.avail_idx = vm.used_seen = 0;
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0x0f);
-	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_STATUS, 1, 0), 0x0f);
+	vm.used_seen = 0;
+	medvm_driver_ok(&vm.m);
 	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_Q_SIZE, 2, 0), QSIZE);
 }
 
@@ -723,7 +503,7 @@ put_chain(unsigned k, const struct dsc *d, unsigned n)
 {
 	bool ind = vm.indirect && rnd() % 3 == 0;
 	uint16_t base = ind ? 0 : (uint16_t)(DPS * k);
-	uint8_t *table = vm.mem + (ind ? TABLE_GPA(k) : DESC_GPA);
+	uint8_t *table = vm.m.mem + (ind ? TABLE_GPA(k) : DESC_GPA);
 
 	for (unsigned i = 0; i < n; i++) {
 		struct virtq_desc v = {
@@ -739,7 +519,7 @@ put_chain(unsigned k, const struct dsc *d, unsigned n)
 		struct virtq_desc v = { .addr = TABLE_GPA(k), .len = 16 * n,
 		    .flags = VIRTQ_DESC_F_INDIRECT };
 
-		memcpy(vm.mem + DESC_GPA + 16u * DPS * k, &v, sizeof(v));
+		memcpy(vm.m.mem + DESC_GPA + 16u * DPS * k, &v, sizeof(v));
 	}
 }
 
@@ -791,27 +571,27 @@ submit_one(void)
 	hdr.type = r->type;
 	hdr.reserved = 0;
 	hdr.sector = (uint64_t)r->blk * SPB;
-	memcpy(vm.mem + HDR_GPA(k), &hdr, sizeof(hdr));
+	memcpy(vm.m.mem + HDR_GPA(k), &hdr, sizeof(hdr));
 	d[n++] = (struct dsc){ HDR_GPA(k), sizeof(hdr), false };
 	switch (r->type) {
 	case VIRTIO_BLK_T_OUT:
 		r->seq = vm.next_seq++;
 		for (unsigned i = 0; i < r->nblk; i++) {
-			stamp(vm.mem + DATA_GPA(k) + i * BLKSZ, r->blk + i,
+			stamp(vm.m.mem + DATA_GPA(k) + i * BLKSZ, r->blk + i,
 			    r->seq);
 			d[n++] = (struct dsc){ DATA_GPA(k) + i * BLKSZ, BLKSZ,
 			    false };
 		}
 		break;
 	case VIRTIO_BLK_T_IN:
-		memset(vm.mem + DATA_GPA(k), 0x5a, 2 * BLKSZ);
+		memset(vm.m.mem + DATA_GPA(k), 0x5a, 2 * BLKSZ);
 		for (unsigned i = 0; i < r->nblk; i++)
 			d[n++] = (struct dsc){ DATA_GPA(k) + i * BLKSZ, BLKSZ,
 			    true };
 		r->want_len = r->nblk * BLKSZ + 1;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		memset(vm.mem + DATA_GPA(k), 0x5a, BLK_ID_BYTES);
+		memset(vm.m.mem + DATA_GPA(k), 0x5a, BLK_ID_BYTES);
 		d[n++] = (struct dsc){ DATA_GPA(k), BLK_ID_BYTES, true };
 		r->want_len = BLK_ID_BYTES + 1;
 		break;
@@ -823,12 +603,12 @@ submit_one(void)
 
 		r->unmap = r->type == VIRTIO_BLK_T_WRITE_ZEROES && rnd() % 2;
 		seg.flags = r->unmap ? VIRTIO_BLK_WZ_UNMAP : 0;
-		memcpy(vm.mem + DATA_GPA(k), &seg, sizeof(seg));
+		memcpy(vm.m.mem + DATA_GPA(k), &seg, sizeof(seg));
 		d[n++] = (struct dsc){ DATA_GPA(k), sizeof(seg), false };
 		break;
 	}
 	}
-	vm.mem[STATUS_GPA(k)] = 0xee;
+	vm.m.mem[STATUS_GPA(k)] = 0xee;
 	d[n++] = (struct dsc){ STATUS_GPA(k), 1, true };
 	put_chain(k, d, n);
 	for (unsigned i = r->blk; i < r->blk + r->nblk; i++) {
@@ -838,53 +618,35 @@ submit_one(void)
 			vm.rbusy[i]++;
 	}
 	vm.inflight++;
-	/* The entry, then the index that publishes it. */
-	*u16_at(AVAIL_GPA + 4 + 2u * (vm.avail_idx % QSIZE)) =
-	    (uint16_t)(DPS * k);
-	vm.avail_idx++;
-	__atomic_store_n(u16_at(AVAIL_GPA + 2), vm.avail_idx,
-	    __ATOMIC_RELEASE);
+	medvm_publish(&vm.m, 0, (uint16_t)(DPS * k));
 }
 
 /* Notifies for what was published since old, as the driver must. */
 static void
 notify(uint16_t old)
 {
-	uint64_t one = 1;
-
 	/* Store avail->idx, then load avail_event (the device's mirror). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vm.event_idx && !vq_need_event(__atomic_load_n(
 	    u16_at(USED_GPA + AVAIL_EVENT_OFF), __ATOMIC_RELAXED),
-	    vm.avail_idx, old))
+	    vm.m.avail[0], old))
 		return;
 	if (rnd() % 10 == 0)
 		mmio(true, VIRTIO_NOTIFY_OFF, 2, 0);
 	else
-		ck_assert_int_eq(write(vm.kick, &one, sizeof(one)),
-		    sizeof(one));
+		medvm_kick(&vm.m, 0);
 }
 
 /* Submits up to n requests (as slots allow) and notifies once. */
 static void
 submit(unsigned n, unsigned limit)
 {
-	uint16_t old = vm.avail_idx;
+	uint16_t old = vm.m.avail[0];
 
 	while (n-- > 0 && vm.inflight < NSLOT && vm.nreq < limit)
 		submit_one();
-	if (vm.avail_idx != old)
+	if (vm.m.avail[0] != old)
 		notify(old);
-}
-
-/* The used element at index i: the head and the length. */
-static void
-used_elem(uint16_t i, uint32_t *id, uint32_t *len)
-{
-	const uint8_t *u = vm.mem + USED_GPA + 4 + 8u * (i % QSIZE);
-
-	memcpy(id, u, 4);
-	memcpy(len, u + 4, 4);
 }
 
 /* One used entry: the request it answers must be in flight, and right. */
@@ -901,7 +663,7 @@ complete(uint32_t id, uint32_t len)
 	r = &vm.rq[k];
 	ck_assert_msg(r->busy, "head %u answered twice (request #%u was "
 	    "answered already)", id, r->id);
-	status = vm.mem[STATUS_GPA(k)];
+	status = vm.m.mem[STATUS_GPA(k)];
 	ck_assert_msg(status == VIRTIO_BLK_S_OK, "request #%u (type %u) "
 	    "status %#x", r->id, r->type, status);
 	ck_assert_msg(len == r->want_len, "request #%u (type %u) used length "
@@ -913,7 +675,7 @@ complete(uint32_t id, uint32_t len)
 
 		switch (r->type) {
 		case VIRTIO_BLK_T_IN:
-			check_block(vm.mem + DATA_GPA(k) + i * BLKSZ, b,
+			check_block(vm.m.mem + DATA_GPA(k) + i * BLKSZ, b,
 			    vm.exp[b], "read");
 			vm.rbusy[b]--;
 			break;
@@ -935,7 +697,7 @@ complete(uint32_t id, uint32_t len)
 	if (r->type == VIRTIO_BLK_T_GET_ID) {
 		char want[BLK_ID_BYTES] = SERIAL;
 
-		ck_assert_mem_eq(vm.mem + DATA_GPA(k), want, BLK_ID_BYTES);
+		ck_assert_mem_eq(vm.m.mem + DATA_GPA(k), want, BLK_ID_BYTES);
 	}
 	r->busy = false;
 	vm.inflight--;
@@ -951,7 +713,7 @@ take_used(void)
 	while (vm.used_seen != idx) {
 		uint32_t id, len;
 
-		used_elem(vm.used_seen, &id, &len);
+		medvm_used_elem(&vm.m, 0, vm.used_seen, &id, &len);
 		complete(id, len);
 		vm.used_seen++;
 		n++;
@@ -969,21 +731,21 @@ sleep_irq(void)
 {
 	struct pollfd p[3] = {
 		{ .fd = qirq_fd(), .events = POLLIN },
-		{ .fd = vm.ctl, .events = POLLIN },
-		{ .fd = vm.msix ? vm.irq[1] : -1, .events = POLLIN },
+		{ .fd = vm.m.ctl, .events = POLLIN },
+		{ .fd = vm.msix ? vm.m.irq[1] : -1, .events = POLLIN },
 	};
 	int ret;
 
 	ret = poll(p, 3, wait_ms);
 	/* Only a violation raises the configuration vector. */
 	ck_assert_msg(!(p[2].revents & POLLIN), "configuration interrupt: "
-	    "device status %#x, %u violation(s)", vm.s->status,
-	    vm.s->violations);
+	    "device status %#x, %u violation(s)", vm.m.s->status,
+	    vm.m.s->violations);
 	ck_assert_msg(ret > 0, "no interrupt in %d ms: used->idx %u, seen %u, "
 	    "%u in flight, avail %u, device last_avail %u used_idx %u, "
 	    "status %#x", wait_ms, used_idx(), vm.used_seen, vm.inflight,
-	    vm.avail_idx, vm.s->vq[0].last_avail, vm.s->vq[0].used_idx,
-	    vm.s->status);
+	    vm.m.avail[0], vm.m.s->vq[0].last_avail, vm.m.s->vq[0].used_idx,
+	    vm.m.s->status);
 	if (p[0].revents & POLLIN) {
 		vm.irqs += qirq_take();
 		if (!(p[1].revents & (POLLIN | POLLHUP)))
@@ -1049,14 +811,15 @@ finish(unsigned kills)
 	for (uint32_t i = 0; i < vm.nreq; i++)
 		ck_assert_msg(vm.answered[i] == 1, "request #%u answered %u "
 		    "times", i, vm.answered[i]);
-	ck_assert_uint_eq(used_idx(), vm.avail_idx);
+	ck_assert_uint_eq(used_idx(), vm.m.avail[0]);
 	ck_assert_uint_eq(vm.used_seen, vm.nreq);
 	check_status();
-	ck_assert_uint_eq(vm.s->violations, 0);
+	ck_assert_uint_eq(vm.m.s->violations, 0);
 	if (vm.msix)
-		ck_assert_uint_eq(vm.irq_pending[1] + drain(vm.irq[1]), 0);
+		ck_assert_uint_eq(vm.m.irq_pending[1] +
+		    medtest_drain(vm.m.irq[1]), 0);
 	ck_assert_ptr_nonnull(img);
-	ck_assert_int_eq(pread(vm.disk, img, NBLK * BLKSZ, 0),
+	ck_assert_int_eq(pread(vm.m.backend, img, NBLK * BLKSZ, 0),
 	    (ssize_t)(NBLK * BLKSZ));
 	for (unsigned b = 0; b < NBLK; b++)
 		check_block(img + b * BLKSZ, b, vm.exp[b], "disk at the end");
@@ -1197,8 +960,8 @@ START_TEST(test_fault_mmio_setup)
 		snprintf(spec, sizeof(spec), "mmio:%u", n);
 		start(true, true, false, 0x3a3a0000u + n, f, 1);
 		ck_assert_uint_eq(vm.kills, 1);
-		ck_assert_uint_eq(vm.s->driver_features, features());
-		ck_assert_uint_eq(vm.s->vq[0].size, QSIZE);
+		ck_assert_uint_eq(vm.m.s->driver_features, features());
+		ck_assert_uint_eq(vm.m.s->vq[0].size, QSIZE);
 		workload(24);
 		finish(1);
 		vm_close();
@@ -1223,13 +986,13 @@ START_TEST(test_fault_mmio_isr)
 		start(false, false, false, 0x15c0000u + n, f, 2);
 		submit(1, 1);
 		wait_done(true);
-		ck_assert_uint_eq(vm.s->isr, VIRTIO_ISR_QUEUE);
+		ck_assert_uint_eq(vm.m.s->isr, VIRTIO_ISR_QUEUE);
 		*u16_at(AVAIL_GPA) = VIRTQ_AVAIL_F_NO_INTERRUPT;
 		/* A clean kill between requests, then the faulty one. */
 		kill_now();
 		ck_assert(ctl_closed(wait_ms));
 		restart();
-		ck_assert_uint_eq(vm.s->isr, VIRTIO_ISR_QUEUE);
+		ck_assert_uint_eq(vm.m.s->isr, VIRTIO_ISR_QUEUE);
 		if (n == 2)
 			check_status();
 		ck_assert_uint_eq(mmio(false, VIRTIO_ISR_OFF, 1, 0),
@@ -1273,7 +1036,7 @@ START_TEST(test_random_kills)
 		dice = (unsigned)(rnd() % 100);
 		if (more && dice < 12) {
 			/* While the mediator works on the batch. */
-			sleep_us((unsigned)(rnd() % 400));
+			medtest_sleep_us((unsigned)(rnd() % 400));
 			kill_now();
 			/* And now and then its successor while it recovers. */
 			if (rnd() % 4 == 0)
@@ -1309,15 +1072,12 @@ START_TEST(test_fault_option)
 	};
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char tmpl[] = "/tmp/check_blk_proc.opt.XXXXXX";
 		char log[1024];
-		int fd = mkostemp(tmpl, O_CLOEXEC), st;
-		const char *path = prog_path(bad[i][0]);
+		int fd = medtest_tmpfile("check_blk_proc.opt"), st;
+		const char *path = medtest_prog(bad[i][0]);
 		pid_t pid;
 		ssize_t n;
 
-		ck_assert_int_ge(fd, 0);
-		unlink(tmpl);
 		fflush(NULL);
 		pid = fork();
 		ck_assert_int_ge(pid, 0);

@@ -17,33 +17,20 @@
  * CHECK_NET_LOG=1 prints each mediator's log after its test.
  */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "medtest.h"
 #include "net.h"
-#include "ring.h"
-#include "sandbox.h"
-#include "virtio_pci.h"
 
-#define MEM_SIZE	(4u << 20)
-#define STATE_SIZE	(64u * 1024)
 #define QSIZE		NET_QUEUE_SIZE
-/* Queue q: descriptors, then avail at +0x1000, used at +0x2000. */
-#define QBASE(q)	(0x10000u + (q) * 0x4000u)
 #define RXBUF(i)	(0x100000u + (i) * 0x1000u)	/* 4 KiB each */
 #define TXBUF(i)	(0x200000u + (i) * 0x800u)	/* 2 KiB each */
 #define CTRLBUF		0x300000u
@@ -53,83 +40,30 @@ static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t other[6] = { 0x52, 0x54, 0x00, 0x65, 0x43, 0x21 };
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-/* The VM process, the driver and the switch, all in one. */
-struct vm {
-	pid_t pid;
-	int ctl;
+/* The VM process and the driver (its backend: the mediator's end). */
+static struct medvm vm;
+
+/* What the test adds: the switch, and the net part of the state. */
+static struct {
 	int sw;				/* our end of the backend */
-	int backend;			/* the mediator's end, for restarts */
-	int log;
-	struct ioreq_ring ring;
-	int state_fd;
-	struct virtio_state *s;
-	struct net_persist *p;
-	int mem_fd;
-	uint8_t *mem;
-	int kick[NET_NUM_QUEUES];
-	int irq[8];
-	int nirq;
-	int intx, resample;
-	uint32_t next_id;
-	/* driver side of each queue */
-	uint16_t avail[NET_NUM_QUEUES];	/* next avail idx to publish */
-	uint16_t desc[NET_NUM_QUEUES];	/* next free descriptor */
+	struct net_persist *p;		/* in the device-state area */
 	uint16_t used_seen[NET_NUM_QUEUES];
-};
-
-static struct vm vm = { .pid = -1 };
-
-static const char *
-net_path(void)
-{
-	static char path[PATH_MAX + 32];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	ck_assert_int_gt(n, 0);
-	exe[n] = '\0';
-	/* BUILD/tests/check_net_proc -> BUILD/bin/cupule-net */
-	for (int i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(slash = strrchr(exe, '/'));
-		*slash = '\0';
-	}
-	snprintf(path, sizeof(path), "%s/bin/cupule-net", exe);
-	ck_assert_msg(access(path, X_OK) == 0, "%s is not built", path);
-	return path;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-nap(void)
-{
-	struct timespec ts = { 0, 1000000 };
-
-	nanosleep(&ts, NULL);
-}
+} net = { .sw = -1 };
 
 static uint64_t
 counter(enum net_counter c)
 {
-	return __atomic_load_n(&vm.p->counter[c], __ATOMIC_RELAXED);
+	return __atomic_load_n(&net.p->counter[c], __ATOMIC_RELAXED);
 }
 
 /* Waits until counter c reaches want. */
 static void
 wait_counter(enum net_counter c, uint64_t want)
 {
-	uint64_t end = now_ms() + WAIT_MS;
+	uint64_t end = medtest_now_ms() + WAIT_MS;
 
-	while (counter(c) < want && now_ms() < end)
-		nap();
+	while (counter(c) < want && medtest_now_ms() < end)
+		medtest_nap();
 	ck_assert_msg(counter(c) >= want, "%s is %llu, want %llu",
 	    net_counter_name[c], (unsigned long long)counter(c),
 	    (unsigned long long)want);
@@ -137,133 +71,52 @@ wait_counter(enum net_counter c, uint64_t want)
 
 /* ---- the VM process ------------------------------------------------------ */
 
+/*
+ * The ID of the device and the ioeventfds on the notify registers, one
+ * per queue, as each mediator announces them.
+ */
 static void
-reply(const struct ctl_msg *msg, int32_t error)
+check_msg(struct medvm *m, const struct ctl_msg *msg)
 {
-	struct ctl_result res = { .error = error };
+	struct ctl_ioeventfd io;
+	struct ctl_irqfd irq;
+	struct ctl_device dev;
 
-	ck_assert_int_eq(ctl_send(vm.ctl, CTL_RESULT, msg->hdr.id, &res,
-	    sizeof(res), NULL, 0), 0);
-}
-
-static void
-recv_msg(struct ctl_msg *msg)
-{
-	struct pollfd p = { .fd = vm.ctl, .events = POLLIN };
-
-	ck_assert_msg(poll(&p, 1, WAIT_MS) == 1, "mediator silent");
-	ck_assert_int_eq(ctl_recv(vm.ctl, msg), 0);
+	switch (msg->hdr.type) {
+	case CTL_DEVICE:
+		ck_assert_int_eq(ctl_get_device(msg, &dev), 0);
+		/* virtio-net: 1af4:1041, class Ethernet. */
+		ck_assert_uint_eq(dev.config[0] | dev.config[1] << 8, 0x1af4);
+		ck_assert_uint_eq(dev.config[2] | dev.config[3] << 8, 0x1041);
+		ck_assert_uint_eq(dev.config[0x0b], 0x02);
+		ck_assert_uint_eq(dev.config[0x0a], 0x00);
+		break;
+	case CTL_IOEVENTFD:
+		ck_assert_int_eq(ctl_get_ioeventfd(msg, &io), 0);
+		/* One per queue, on its notify register. */
+		ck_assert_uint_eq(io.offset, VIRTIO_NOTIFY_OFF +
+		    (uint64_t)m->nkick * VIRTIO_NOTIFY_MULT);
+		break;
+	case CTL_IRQFD:
+		ck_assert_int_eq(ctl_get_irqfd(msg, &irq), 0);
+		if (irq.kind == CTL_IRQ_MSIX)
+			ck_assert_uint_eq(irq.vector, m->nirq);
+		break;
+	}
 }
 
 /* Starts the mediator on the current ring, state and backend. */
 static void
 spawn(void)
 {
-	struct ctl_hello hello = { .version = CTL_VERSION,
-	    .role = CTL_ROLE_VM, .ring_version = IOREQ_VERSION,
-	    .name = "check" };
-	struct ctl_attach at = { .nslots = 1, .nregions = 1 };
-	struct ctl_attach_state st = { .size = STATE_SIZE };
-	struct ctl_attach_slots sl = { .first = 0, .count = 1 };
-	const char *path = net_path();
-	int sv[2], fds[3];
-	struct ctl_msg msg;
-	int nkick = 0;
+	char *args[] = { (char *)"--ctl-fd=3", (char *)"--backend-fd=4",
+	    (char *)"--backend=switch", (char *)"--mac=52:54:00:12:34:56",
+	    (char *)"--name=check/net", (char *)"--uid=2146435104",
+	    (char *)"--gid=2146435104", NULL };
 
-	ck_assert_int_eq(ctl_socketpair(sv), 0);
-	fflush(NULL);
-	vm.pid = sandbox_fork();
-	ck_assert_int_ge(vm.pid, 0);
-	if (vm.pid == 0) {
-		char *argv[] = { (char *)"cupule-net", (char *)"--ctl-fd=3",
-		    (char *)"--backend-fd=4", (char *)"--backend=switch",
-		    (char *)"--mac=52:54:00:12:34:56",
-		    (char *)"--name=check/net", (char *)"--uid=2146435104",
-		    (char *)"--gid=2146435104", NULL };
-		int c = fcntl(sv[0], F_DUPFD_CLOEXEC, 200);
-		int b = fcntl(vm.backend, F_DUPFD_CLOEXEC, 200);
-		int l = fcntl(vm.log, F_DUPFD_CLOEXEC, 200);
-
-		if (dup2(c, 3) < 0 || dup2(b, 4) < 0 || dup2(l, 2) < 0)
-			_exit(127);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(sv[0]);
-	vm.ctl = sv[1];
-	at.region[0] = (struct ctl_mem_region){ .gpa = 0, .size = MEM_SIZE,
-	    .offset = 0, .fd_index = 2 };
-	fds[0] = vm.ring.memfd;
-	fds[1] = vm.ring.kick_fd;
-	fds[2] = vm.mem_fd;
-	ck_assert_int_eq(ctl_send(vm.ctl, CTL_HELLO, vm.next_id++, &hello,
-	    sizeof(hello), NULL, 0), 0);
-	ck_assert_int_eq(ctl_send(vm.ctl, CTL_ATTACH, vm.next_id++, &at,
-	    sizeof(at), fds, 3), 0);
-	ck_assert_int_eq(ctl_send(vm.ctl, CTL_ATTACH_STATE, vm.next_id++, &st,
-	    sizeof(st), &vm.state_fd, 1), 0);
-	ck_assert_int_eq(ctl_send(vm.ctl, CTL_ATTACH_SLOTS, vm.next_id++, &sl,
-	    sizeof(sl), &vm.ring.done_fd[0], 1), 0);
-
-	recv_msg(&msg);
-	ck_assert_uint_eq(msg.hdr.type, CTL_HELLO);
-	ctl_msg_close(&msg);
-	vm.nirq = 0;
-	for (;;) {
-		struct ctl_ioeventfd io;
-		struct ctl_irqfd irq;
-		struct ctl_device dev;
-
-		recv_msg(&msg);
-		switch (msg.hdr.type) {
-		case CTL_DEVICE:
-			ck_assert_int_eq(ctl_get_device(&msg, &dev), 0);
-			/* virtio-net: 1af4:1041, class Ethernet. */
-			ck_assert_uint_eq(dev.config[0] | dev.config[1] << 8,
-			    0x1af4);
-			ck_assert_uint_eq(dev.config[2] | dev.config[3] << 8,
-			    0x1041);
-			ck_assert_uint_eq(dev.config[0x0b], 0x02);
-			ck_assert_uint_eq(dev.config[0x0a], 0x00);
-			reply(&msg, 0);
-			break;
-		case CTL_IOEVENTFD:
-			ck_assert_int_eq(ctl_get_ioeventfd(&msg, &io), 0);
-			/* One per queue, on its notify register. */
-			ck_assert_uint_eq(io.offset, VIRTIO_NOTIFY_OFF +
-			    (uint64_t)nkick * VIRTIO_NOTIFY_MULT);
-			if (vm.kick[nkick] >= 0)
-				close(vm.kick[nkick]);
-			vm.kick[nkick++] = ctl_take_fd(&msg, 0);
-			reply(&msg, 0);
-			break;
-		case CTL_IRQFD:
-			ck_assert_int_eq(ctl_get_irqfd(&msg, &irq), 0);
-			if (irq.kind == CTL_IRQ_MSIX) {
-				ck_assert_uint_eq(irq.vector, vm.nirq);
-				if (vm.irq[vm.nirq] >= 0)
-					close(vm.irq[vm.nirq]);
-				vm.irq[vm.nirq++] = ctl_take_fd(&msg, 0);
-			} else {
-				if (vm.intx >= 0)
-					close(vm.intx);
-				if (vm.resample >= 0)
-					close(vm.resample);
-				vm.intx = ctl_take_fd(&msg, 0);
-				vm.resample = ctl_take_fd(&msg, 1);
-			}
-			reply(&msg, 0);
-			break;
-		case CTL_READY:
-			ctl_msg_close(&msg);
-			ck_assert_int_eq(nkick, NET_NUM_QUEUES);
-			ck_assert_int_eq(vm.nirq, NET_NUM_QUEUES + 1);
-			return;
-		default:
-			ck_abort_msg("unexpected message %u", msg.hdr.type);
-		}
-		ctl_msg_close(&msg);
-	}
+	ck_assert(medvm_spawn(&vm, "cupule-net", args, MEDTEST_SANDBOX));
+	ck_assert_int_eq(vm.nkick, NET_NUM_QUEUES);
+	ck_assert_int_eq(vm.nirq, NET_NUM_QUEUES + 1);
 }
 
 /* Kills the mediator as a crash would. */
@@ -285,40 +138,14 @@ setup(void)
 {
 	int sv[2];
 
-	memset(&vm, 0, sizeof(vm));
-	vm.pid = -1;
-	vm.intx = vm.resample = -1;
-	for (int i = 0; i < NET_NUM_QUEUES; i++)
-		vm.kick[i] = -1;
-	for (int i = 0; i < 8; i++)
-		vm.irq[i] = -1;
-	ck_assert_int_eq(ioreq_ring_create(&vm.ring, 1), 0);
-	vm.state_fd = memfd_create("state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	ck_assert_int_ge(vm.state_fd, 0);
-	ck_assert_int_eq(ftruncate(vm.state_fd, STATE_SIZE), 0);
-	ck_assert_int_eq(fcntl(vm.state_fd, F_ADD_SEALS, F_SEAL_SHRINK |
-	    F_SEAL_GROW), 0);
-	vm.s = mmap(NULL, STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    vm.state_fd, 0);
-	ck_assert_ptr_ne(vm.s, MAP_FAILED);
-	vm.p = (struct net_persist *)(void *)vm.s->device;
-	vm.mem_fd = memfd_create("guest", MFD_CLOEXEC);
-	ck_assert_int_ge(vm.mem_fd, 0);
-	ck_assert_int_eq(ftruncate(vm.mem_fd, MEM_SIZE), 0);
-	vm.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    vm.mem_fd, 0);
-	ck_assert_ptr_ne(vm.mem, MAP_FAILED);
+	medvm_open(&vm, "check_net_proc", WAIT_MS);
+	vm.on_msg = check_msg;
+	memset(&net, 0, sizeof(net));
+	net.p = (struct net_persist *)(void *)vm.s->device;
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0, sv), 0);
-	vm.sw = sv[0];
+	net.sw = sv[0];
 	vm.backend = sv[1];
-	{
-		char tmpl[] = "/tmp/check_net_proc.XXXXXX";
-
-		vm.log = mkostemp(tmpl, O_CLOEXEC);
-		ck_assert_int_ge(vm.log, 0);
-		unlink(tmpl);
-	}
 	spawn();
 }
 
@@ -333,134 +160,31 @@ teardown(void)
 		    NULL, 0);
 		waitpid(vm.pid, &st, 0);
 	}
-	if (getenv("CHECK_NET_LOG") != NULL && vm.log >= 0) {
-		char buf[4096];
-		ssize_t n;
-
-		lseek(vm.log, 0, SEEK_SET);
-		while ((n = read(vm.log, buf, sizeof(buf))) > 0)
-			fwrite(buf, 1, (size_t)n, stderr);
-	}
+	if (getenv("CHECK_NET_LOG") != NULL)
+		medvm_print_log(&vm);
+	medvm_close(&vm);
+	if (net.sw >= 0)
+		close(net.sw);
+	net.sw = -1;
 }
 
 /* ---- the driver ---------------------------------------------------------- */
-
-static uint64_t
-mmio(bool write, uint64_t off, unsigned size, uint64_t val)
-{
-	struct ioreq r = { .type = IOREQ_MMIO, .size = (uint8_t)size,
-	    .dir = write ? IOREQ_WRITE : IOREQ_READ, .index = 0, .addr = off,
-	    .data = val };
-	uint64_t data = 0;
-	int ret;
-
-	ck_assert_int_eq(ioreq_submit(&vm.ring, 0, &r), 0);
-	while ((ret = ioreq_wait_complete(&vm.ring, 0, 0, &data)) == -EINTR)
-		;
-	ck_assert_int_eq(ret, 0);
-	return data;
-}
-
-static uint64_t
-offered(void)
-{
-	mmio(true, VIRTIO_PCI_DFSELECT, 4, 0);
-	uint64_t lo = mmio(false, VIRTIO_PCI_DF, 4, 0);
-
-	mmio(true, VIRTIO_PCI_DFSELECT, 4, 1);
-	return lo | mmio(false, VIRTIO_PCI_DF, 4, 0) << 32;
-}
 
 /* Brings the device up as Linux does, with the features f. */
 static void
 driver_init(uint64_t f)
 {
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0);
-	mmio(true, VIRTIO_PCI_STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE |
-	    VIRTIO_STATUS_DRIVER);
-	ck_assert_uint_eq(offered() & f, f);
-	mmio(true, VIRTIO_PCI_GFSELECT, 4, 0);
-	mmio(true, VIRTIO_PCI_GF, 4, (uint32_t)f);
-	mmio(true, VIRTIO_PCI_GFSELECT, 4, 1);
-	mmio(true, VIRTIO_PCI_GF, 4, f >> 32);
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0x0b);
-	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_STATUS, 1, 0), 0x0b);
-	/* The VM process's part: MSI-X on, every vector unmasked. */
-	for (int v = 0; v < VIRTIO_MSIX_MAX; v++)
-		vm.s->msix[v].ctrl = 0;
-	__atomic_store_n(&vm.s->msix_ctrl, VIRTIO_MSIX_ENABLE,
-	    __ATOMIC_SEQ_CST);
-	mmio(true, VIRTIO_PCI_MSIX, 2, NET_NUM_QUEUES);
-	memset(vm.mem + QBASE(0), 0, 3 * 0x4000);
+	medvm_reset(&vm);
+	ck_assert_uint_eq(medvm_offered(&vm) & f, f);
+	medvm_set_features(&vm, f);
+	medvm_msix(&vm, NET_NUM_QUEUES);
+	memset(vm.mem + MEDVM_QBASE(0), 0, 3 * 0x4000);
 	for (uint16_t q = 0; q < NET_NUM_QUEUES; q++) {
-		mmio(true, VIRTIO_PCI_Q_SELECT, 2, q);
-		ck_assert_uint_eq(mmio(false, VIRTIO_PCI_Q_SIZE, 2, 0), QSIZE);
-		mmio(true, VIRTIO_PCI_Q_DESC, 8, QBASE(q));
-		mmio(true, VIRTIO_PCI_Q_DRIVER, 8, QBASE(q) + 0x1000);
-		mmio(true, VIRTIO_PCI_Q_DEVICE, 8, QBASE(q) + 0x2000);
-		mmio(true, VIRTIO_PCI_Q_MSIX, 2, q);
-		mmio(true, VIRTIO_PCI_Q_ENABLE, 2, 1);
-		vm.avail[q] = vm.desc[q] = vm.used_seen[q] = 0;
+		ck_assert_uint_eq(medvm_queue_select(&vm, q), QSIZE);
+		medvm_queue_enable(&vm, q, QSIZE, q);
+		net.used_seen[q] = 0;
 	}
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0x0f);
-	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_STATUS, 1, 0), 0x0f);
-}
-
-static void
-kick(uint16_t q)
-{
-	uint64_t one = 1;
-
-	ck_assert_int_eq(write(vm.kick[q], &one, sizeof(one)), sizeof(one));
-}
-
-/* Puts one descriptor in queue q's table; returns its index. */
-static uint16_t
-put_desc(uint16_t q, uint64_t addr, uint32_t len, uint16_t flags)
-{
-	uint16_t i = vm.desc[q]++;
-	struct virtq_desc d = { addr, len, flags, (uint16_t)((i + 1) % QSIZE) };
-
-	ck_assert_uint_lt(i, QSIZE);	/* tests stay below one round */
-	memcpy(vm.mem + QBASE(q) + 16u * i, &d, sizeof(d));
-	return i;
-}
-
-static void
-publish(uint16_t q, uint16_t head)
-{
-	uint8_t *avail = vm.mem + QBASE(q) + 0x1000;
-	uint16_t idx = vm.avail[q]++;
-
-	memcpy(avail + 4 + 2 * (idx % QSIZE), &head, 2);
-	__atomic_store_n((uint16_t *)(void *)(avail + 2), vm.avail[q],
-	    __ATOMIC_RELEASE);
-}
-
-static uint16_t
-used_idx(uint16_t q)
-{
-	return __atomic_load_n((uint16_t *)(void *)(vm.mem + QBASE(q) + 0x2002),
-	    __ATOMIC_ACQUIRE);
-}
-
-static void
-used_elem(uint16_t q, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	const uint8_t *u = vm.mem + QBASE(q) + 0x2004 + 8u * (i % QSIZE);
-
-	memcpy(id, u, 4);
-	memcpy(len, u + 4, 4);
-}
-
-static bool
-wait_used(uint16_t q, uint16_t want)
-{
-	uint64_t end = now_ms() + WAIT_MS;
-
-	while ((uint16_t)(used_idx(q) - want) > 0x8000 && now_ms() < end)
-		nap();
-	return (uint16_t)(used_idx(q) - want) <= 0x8000;
+	medvm_driver_ok(&vm);
 }
 
 /* Posts n rx buffers of len bytes (buffer i at RXBUF(first + i)). */
@@ -469,10 +193,10 @@ post_rx(unsigned first, unsigned n, uint32_t len)
 {
 	for (unsigned i = 0; i < n; i++) {
 		memset(vm.mem + RXBUF(first + i), 0xee, 0x1000);
-		publish(NET_RXQ, put_desc(NET_RXQ, RXBUF(first + i), len,
-		    VIRTQ_DESC_F_WRITE));
+		medvm_publish(&vm, NET_RXQ, medvm_put_desc(&vm, NET_RXQ,
+		    RXBUF(first + i), len, VIRTQ_DESC_F_WRITE));
 	}
-	kick(NET_RXQ);
+	medvm_kick(&vm, NET_RXQ);
 }
 
 /* Sends a tx chain: the message in pieces cut at cuts[]. */
@@ -488,13 +212,13 @@ send_tx(unsigned slot, const uint8_t *msg, uint32_t len, const uint32_t *cuts,
 	for (unsigned i = 0; i <= ncuts; i++) {
 		uint32_t end = i < ncuts ? cuts[i] : len;
 
-		prev = put_desc(NET_TXQ, TXBUF(slot) + at, end - at,
+		prev = medvm_put_desc(&vm, NET_TXQ, TXBUF(slot) + at, end - at,
 		    i < ncuts ? VIRTQ_DESC_F_NEXT : 0);
 		at = end;
 	}
 	(void)prev;
-	publish(NET_TXQ, head);
-	kick(NET_TXQ);
+	medvm_publish(&vm, NET_TXQ, head);
+	medvm_kick(&vm, NET_TXQ);
 }
 
 /* A control command; returns the ack the device wrote. */
@@ -502,16 +226,16 @@ static uint8_t
 send_ctrl(const void *cmd, uint32_t len)
 {
 	uint16_t head = vm.desc[NET_CTRLQ];
-	uint16_t want = (uint16_t)(vm.used_seen[NET_CTRLQ] + 1);
+	uint16_t want = (uint16_t)(net.used_seen[NET_CTRLQ] + 1);
 
 	memcpy(vm.mem + CTRLBUF, cmd, len);
 	vm.mem[CTRLBUF + 0x800] = 0xaa;
-	put_desc(NET_CTRLQ, CTRLBUF, len, VIRTQ_DESC_F_NEXT);
-	put_desc(NET_CTRLQ, CTRLBUF + 0x800, 1, VIRTQ_DESC_F_WRITE);
-	publish(NET_CTRLQ, head);
-	kick(NET_CTRLQ);
-	ck_assert(wait_used(NET_CTRLQ, want));
-	vm.used_seen[NET_CTRLQ] = want;
+	medvm_put_desc(&vm, NET_CTRLQ, CTRLBUF, len, VIRTQ_DESC_F_NEXT);
+	medvm_put_desc(&vm, NET_CTRLQ, CTRLBUF + 0x800, 1, VIRTQ_DESC_F_WRITE);
+	medvm_publish(&vm, NET_CTRLQ, head);
+	medvm_kick(&vm, NET_CTRLQ);
+	ck_assert(medvm_wait_used(&vm, NET_CTRLQ, want));
+	net.used_seen[NET_CTRLQ] = want;
 	return vm.mem[CTRLBUF + 0x800];
 }
 
@@ -548,18 +272,18 @@ mkmsg(uint8_t *b, const struct virtio_net_hdr_v1 *h, size_t flen,
 static void
 sw_send(const uint8_t *b, size_t len)
 {
-	ck_assert_int_eq(send(vm.sw, b, len, MSG_NOSIGNAL), (ssize_t)len);
+	ck_assert_int_eq(send(net.sw, b, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
 /* Receives one message from the mediator; -1 if none within ms. */
 static ssize_t
 sw_recv(uint8_t *b, size_t len, int ms)
 {
-	struct pollfd p = { .fd = vm.sw, .events = POLLIN };
+	struct pollfd p = { .fd = net.sw, .events = POLLIN };
 
 	if (poll(&p, 1, ms) != 1)
 		return -1;
-	return recv(vm.sw, b, len, 0);
+	return recv(net.sw, b, len, 0);
 }
 
 /* Reads rx buffer chain data: n buffers of len bytes from buffer first. */
@@ -582,18 +306,21 @@ START_TEST(test_proc_config)
 {
 	uint8_t m[6];
 
-	ck_assert_uint_eq(offered(), FULL);
+	ck_assert_uint_eq(medvm_offered(&vm), FULL);
 	for (int i = 0; i < 6; i++)
-		m[i] = (uint8_t)mmio(false, VIRTIO_DEVCFG_OFF + (unsigned)i,
-		    1, 0);
+		m[i] = (uint8_t)medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF +
+		    (unsigned)i, 1, 0);
 	ck_assert_mem_eq(m, mac, 6);
-	ck_assert_uint_eq(mmio(false, VIRTIO_DEVCFG_OFF + 6, 2, 0),
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF + 6, 2, 0),
 	    VIRTIO_NET_S_LINK_UP);
-	ck_assert_uint_eq(mmio(false, VIRTIO_DEVCFG_OFF + 8, 2, 0), 1);
-	ck_assert_uint_eq(mmio(false, VIRTIO_PCI_NUMQ, 2, 0), NET_NUM_QUEUES);
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF + 8, 2, 0),
+	    1);
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_PCI_NUMQ, 2, 0),
+	    NET_NUM_QUEUES);
 	/* Read-only: a write changes nothing. */
-	mmio(true, VIRTIO_DEVCFG_OFF, 1, 0x99);
-	ck_assert_uint_eq(mmio(false, VIRTIO_DEVCFG_OFF, 1, 0), mac[0]);
+	medvm_mmio(&vm, true, VIRTIO_DEVCFG_OFF, 1, 0x99);
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF, 1, 0),
+	    mac[0]);
 }
 END_TEST
 
@@ -610,8 +337,8 @@ START_TEST(test_proc_rx)
 	/* A short frame: one buffer, num_buffers 1, flags as sent. */
 	n = mkmsg(b, &h, 60, mac, 1);
 	sw_send(b, n);
-	ck_assert(wait_used(NET_RXQ, 1));
-	used_elem(NET_RXQ, 0, &id, &len);
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
+	medvm_used_elem(&vm, NET_RXQ, 0, &id, &len);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_uint_eq(len, n);
 	ck_assert_uint_eq(vm.mem[RXBUF(0)], VIRTIO_NET_HDR_F_DATA_VALID);
@@ -625,9 +352,9 @@ START_TEST(test_proc_rx)
 	    .hdr_len = 54, .csum_start = 34, .csum_offset = 16 };
 	n = mkmsg(b, &h, 5000, mac, 2);
 	sw_send(b, n);
-	ck_assert(wait_used(NET_RXQ, 4));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 4));
 	for (uint16_t i = 0; i < 3; i++) {
-		used_elem(NET_RXQ, (uint16_t)(1 + i), &id, &lens[i]);
+		medvm_used_elem(&vm, NET_RXQ, (uint16_t)(1 + i), &id, &lens[i]);
 		ck_assert_uint_eq(id, 1 + i);
 	}
 	ck_assert_uint_eq(lens[0], 2048);
@@ -645,7 +372,7 @@ START_TEST(test_proc_rx)
 	sw_send(b, mkmsg(b, &h, 60, mac, 3));
 	sw_send(b, NET_HDR_LEN + 13);
 	wait_counter(NET_RX_MALFORMED, 2);
-	ck_assert_uint_eq(used_idx(NET_RXQ), 4);
+	ck_assert_uint_eq(medvm_used_idx(&vm, NET_RXQ), 4);
 }
 END_TEST
 
@@ -661,8 +388,8 @@ START_TEST(test_proc_rx_single)
 	sw_send(b, mkmsg(b, &h, 1515, mac, 1));
 	wait_counter(NET_RX_TOO_BIG, 1);
 	sw_send(b, mkmsg(b, &h, 1514, mac, 2));
-	ck_assert(wait_used(NET_RXQ, 1));
-	used_elem(NET_RXQ, 0, &id, &len);
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
+	medvm_used_elem(&vm, NET_RXQ, 0, &id, &len);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_uint_eq(len, 1526);
 	ck_assert_uint_eq(vm.mem[RXBUF(0) + 10], 1);
@@ -682,13 +409,13 @@ START_TEST(test_proc_rx_waits)
 		sw_send(b, mkmsg(b, &h, 100, mac, (uint8_t)(10 + i)));
 	wait_counter(NET_RX_STALLS, 1);
 	usleep(50000);
-	ck_assert_uint_eq(used_idx(NET_RXQ), 0);
+	ck_assert_uint_eq(medvm_used_idx(&vm, NET_RXQ), 0);
 	ck_assert_uint_eq(counter(NET_RX_NO_BUFFER), 0);
 	/* Buffers come one at a time: each takes the next frame. */
 	for (unsigned i = 0; i < 5; i++) {
 		post_rx(i, 1, 2048);
-		ck_assert(wait_used(NET_RXQ, (uint16_t)(i + 1)));
-		used_elem(NET_RXQ, (uint16_t)i, &id, &len);
+		ck_assert(medvm_wait_used(&vm, NET_RXQ, (uint16_t)(i + 1)));
+		medvm_used_elem(&vm, NET_RXQ, (uint16_t)i, &id, &len);
 		ck_assert_uint_eq(id, i);
 		ck_assert_uint_eq(len, NET_HDR_LEN + 100);
 		ck_assert_uint_eq(vm.mem[RXBUF(i) + NET_HDR_LEN + 14], 10 + i);
@@ -714,7 +441,7 @@ START_TEST(test_proc_rx_no_guest_csum)
 	/* A partial checksum is completed for the guest. */
 	n = mkmsg(b, &h, 100, mac, 1);
 	sw_send(b, n);
-	ck_assert(wait_used(NET_RXQ, 1));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
 	ck_assert_uint_eq(vm.mem[RXBUF(0)], 0);
 	c = (uint16_t)(vm.mem[RXBUF(0) + NET_HDR_LEN + 40] << 8 |
 	    vm.mem[RXBUF(0) + NET_HDR_LEN + 41]);
@@ -730,7 +457,7 @@ START_TEST(test_proc_rx_no_guest_csum)
 	h.csum_offset = 16;
 	sw_send(b, mkmsg(b, &h, 3000, mac, 2));
 	wait_counter(NET_RX_GSO_UNSUPPORTED, 1);
-	ck_assert_uint_eq(used_idx(NET_RXQ), 1);
+	ck_assert_uint_eq(medvm_used_idx(&vm, NET_RXQ), 1);
 }
 END_TEST
 
@@ -751,8 +478,8 @@ START_TEST(test_proc_tx)
 	n = sw_recv(got, sizeof(got), WAIT_MS);
 	ck_assert_int_eq(n, (ssize_t)m);
 	ck_assert_mem_eq(got, b, m);
-	ck_assert(wait_used(NET_TXQ, 1));
-	used_elem(NET_TXQ, 0, &id, &len);
+	ck_assert(medvm_wait_used(&vm, NET_TXQ, 1));
+	medvm_used_elem(&vm, NET_TXQ, 0, &id, &len);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_uint_eq(len, 0);
 	ck_assert_uint_ge(irqs(1), 1);
@@ -762,12 +489,12 @@ START_TEST(test_proc_tx)
 	h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	m = mkmsg(b, &h, 100, other, 8);
 	send_tx(1, b, (uint32_t)m, NULL, 0);
-	ck_assert(wait_used(NET_TXQ, 2));
+	ck_assert(medvm_wait_used(&vm, NET_TXQ, 2));
 	ck_assert_uint_eq(counter(NET_TX_MALFORMED), 1);
 	h.flags = 0;
 	m = mkmsg(b, &h, 13, other, 9);
 	send_tx(2, b, (uint32_t)m, NULL, 0);
-	ck_assert(wait_used(NET_TXQ, 3));
+	ck_assert(medvm_wait_used(&vm, NET_TXQ, 3));
 	ck_assert_uint_eq(counter(NET_TX_MALFORMED), 2);
 	ck_assert_int_eq(sw_recv(got, sizeof(got), 50), -1);
 	/* And the next good one goes. */
@@ -798,13 +525,13 @@ START_TEST(test_proc_tx_eagain)
 		    (uint8_t)i), NULL, 0);
 	wait_counter(NET_TX_BLOCKED, 1);
 	usleep(50000);
-	ck_assert_uint_lt(used_idx(NET_TXQ), nframes);
+	ck_assert_uint_lt(medvm_used_idx(&vm, NET_TXQ), nframes);
 	for (unsigned i = 0; i < nframes; i++) {
 		n = sw_recv(got, sizeof(got), WAIT_MS);
 		ck_assert_int_eq(n, NET_HDR_LEN + 1000);
 		ck_assert_uint_eq(got[NET_HDR_LEN + 14], (uint8_t)i);
 	}
-	ck_assert(wait_used(NET_TXQ, nframes));
+	ck_assert(medvm_wait_used(&vm, NET_TXQ, nframes));
 	ck_assert_uint_eq(counter(NET_TX_FRAMES), nframes);
 	ck_assert_uint_eq(counter(NET_TX_BACKEND_ERROR), 0);
 }
@@ -821,27 +548,27 @@ START_TEST(test_proc_ctrl)
 	post_rx(0, 16, 2048);
 	/* Promiscuous at first: a frame to another MAC comes in. */
 	sw_send(b, mkmsg(b, &h, 60, other, 1));
-	ck_assert(wait_used(NET_RXQ, 1));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
 	ck_assert_uint_eq(send_ctrl("\x00\x00\x00", 3), VIRTIO_NET_OK);
-	ck_assert_uint_eq(vm.p->filter.promisc, 0);
+	ck_assert_uint_eq(net.p->filter.promisc, 0);
 	sw_send(b, mkmsg(b, &h, 60, other, 2));
 	wait_counter(NET_RX_FILTERED, 1);
 	sw_send(b, mkmsg(b, &h, 60, bcast, 3));
 	sw_send(b, mkmsg(b, &h, 60, mac, 4));
-	ck_assert(wait_used(NET_RXQ, 3));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 3));
 	ck_assert_uint_eq(vm.mem[RXBUF(1) + NET_HDR_LEN + 14], 3);
 	ck_assert_uint_eq(vm.mem[RXBUF(2) + NET_HDR_LEN + 14], 4);
 	/* A new MAC: in the config, and the filter follows. */
 	memcpy(cmd + 2, other, 6);
 	ck_assert_uint_eq(send_ctrl(cmd, 8), VIRTIO_NET_OK);
 	for (int i = 0; i < 6; i++)
-		m[i] = (uint8_t)mmio(false, VIRTIO_DEVCFG_OFF + (unsigned)i,
-		    1, 0);
+		m[i] = (uint8_t)medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF +
+		    (unsigned)i, 1, 0);
 	ck_assert_mem_eq(m, other, 6);
 	sw_send(b, mkmsg(b, &h, 60, mac, 5));
 	wait_counter(NET_RX_FILTERED, 2);
 	sw_send(b, mkmsg(b, &h, 60, other, 6));
-	ck_assert(wait_used(NET_RXQ, 4));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 4));
 	ck_assert_uint_eq(vm.mem[RXBUF(3) + NET_HDR_LEN + 14], 6);
 	/* Refused commands say so. */
 	ck_assert_uint_eq(send_ctrl("\x04\x00\x01\x00", 4), VIRTIO_NET_ERR);
@@ -849,9 +576,10 @@ START_TEST(test_proc_ctrl)
 	ck_assert_uint_eq(counter(NET_CTRL_OK), 2);
 	ck_assert_uint_eq(counter(NET_CTRL_ERR), 2);
 	/* A reset puts the MAC and the filter back. */
-	mmio(true, VIRTIO_PCI_STATUS, 1, 0);
-	ck_assert_uint_eq(mmio(false, VIRTIO_DEVCFG_OFF + 5, 1, 0), mac[5]);
-	ck_assert_uint_eq(vm.p->filter.promisc, 1);
+	medvm_mmio(&vm, true, VIRTIO_PCI_STATUS, 1, 0);
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF + 5, 1, 0),
+	    mac[5]);
+	ck_assert_uint_eq(net.p->filter.promisc, 1);
 }
 END_TEST
 
@@ -862,21 +590,22 @@ START_TEST(test_proc_switch_gone)
 
 	driver_init(FULL);
 	irqs(NET_NUM_QUEUES);
-	close(vm.sw);
-	vm.sw = -1;
+	close(net.sw);
+	net.sw = -1;
 	/* Link down, and the guest is told (configuration interrupt). */
 	{
-		uint64_t end = now_ms() + WAIT_MS;
+		uint64_t end = medtest_now_ms() + WAIT_MS;
 
-		while (mmio(false, VIRTIO_DEVCFG_OFF + 6, 2, 0) != 0 &&
-		    now_ms() < end)
-			nap();
+		while (medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF + 6, 2,
+		    0) != 0 && medtest_now_ms() < end)
+			medtest_nap();
 	}
-	ck_assert_uint_eq(mmio(false, VIRTIO_DEVCFG_OFF + 6, 2, 0), 0);
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF + 6, 2, 0),
+	    0);
 	ck_assert_uint_ge(irqs(NET_NUM_QUEUES), 1);
 	/* tx is refused by the socket, counted, and completed. */
 	send_tx(0, b, (uint32_t)mkmsg(b, &h, 60, other, 1), NULL, 0);
-	ck_assert(wait_used(NET_TXQ, 1));
+	ck_assert(medvm_wait_used(&vm, NET_TXQ, 1));
 	ck_assert_uint_eq(counter(NET_TX_BACKEND_ERROR), 1);
 
 	/* A new process on a new port: the link comes back, and works. */
@@ -887,16 +616,16 @@ START_TEST(test_proc_switch_gone)
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET |
 		    SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
 		close(vm.backend);
-		vm.sw = sv[0];
+		net.sw = sv[0];
 		vm.backend = sv[1];
 	}
 	spawn();
-	ck_assert_uint_eq(mmio(false, VIRTIO_DEVCFG_OFF + 6, 2, 0),
+	ck_assert_uint_eq(medvm_mmio(&vm, false, VIRTIO_DEVCFG_OFF + 6, 2, 0),
 	    VIRTIO_NET_S_LINK_UP);
 	ck_assert_uint_ge(irqs(NET_NUM_QUEUES), 1);	/* told so */
 	post_rx(0, 1, 2048);
 	sw_send(b, mkmsg(b, &h, 60, mac, 2));
-	ck_assert(wait_used(NET_RXQ, 1));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
 }
 END_TEST
 
@@ -917,7 +646,7 @@ START_TEST(test_proc_restart)
 	driver_init(FULL);
 	post_rx(0, 8, 2048);
 	sw_send(b, mkmsg(b, &h, 60, mac, 1));
-	ck_assert(wait_used(NET_RXQ, 1));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
 	ck_assert_uint_eq(send_ctrl("\x00\x01\x01", 3), VIRTIO_NET_OK);
 	crash();
 
@@ -925,33 +654,33 @@ START_TEST(test_proc_restart)
 	 * What a process dying at the wrong moment leaves: two rx chains
 	 * taken, one tx chain taken, the records saying so.
 	 */
-	vm.p->rec[NET_RXQ] = net_rec(NET_REC_HELD, rxq->last_avail,
+	net.p->rec[NET_RXQ] = net_rec(NET_REC_HELD, rxq->last_avail,
 	    rxq->used_idx, 0);
 	rxq->last_avail += 2;
 	m = mkmsg(b, &h, 200, other, 42);
 	send_tx(0, b, (uint32_t)m, NULL, 0);
-	vm.p->rec[NET_TXQ] = net_rec(NET_REC_HELD, txq->last_avail,
+	net.p->rec[NET_TXQ] = net_rec(NET_REC_HELD, txq->last_avail,
 	    txq->used_idx, 0);
 	txq->last_avail += 1;
 
 	spawn();
 	ck_assert_uint_eq(counter(NET_TAKEOVERS), 1);
 	ck_assert_uint_eq(counter(NET_RX_FRAMES), 1);
-	ck_assert_uint_eq(vm.p->filter.allmulti, 1);
+	ck_assert_uint_eq(net.p->filter.allmulti, 1);
 	/* The tx chain: sent once, completed once. */
 	ck_assert_int_eq(sw_recv(got, sizeof(got), WAIT_MS), (ssize_t)m);
 	ck_assert_uint_eq(got[NET_HDR_LEN + 14], 42);
-	ck_assert(wait_used(NET_TXQ, 1));
-	used_elem(NET_TXQ, 0, &id, &len);
+	ck_assert(medvm_wait_used(&vm, NET_TXQ, 1));
+	medvm_used_elem(&vm, NET_TXQ, 0, &id, &len);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_uint_eq(counter(NET_RECOVERED), 3);
 	/* The rx chains: the next frames go into them, in order. */
 	sw_send(b, mkmsg(b, &h, 60, mac, 2));
 	sw_send(b, mkmsg(b, &h, 60, mac, 3));
-	ck_assert(wait_used(NET_RXQ, 3));
-	used_elem(NET_RXQ, 1, &id, &len);
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 3));
+	medvm_used_elem(&vm, NET_RXQ, 1, &id, &len);
 	ck_assert_uint_eq(id, 1);
-	used_elem(NET_RXQ, 2, &id, &len);
+	medvm_used_elem(&vm, NET_RXQ, 2, &id, &len);
 	ck_assert_uint_eq(id, 2);
 	ck_assert_uint_eq(vm.mem[RXBUF(1) + NET_HDR_LEN + 14], 2);
 	ck_assert_uint_eq(vm.mem[RXBUF(2) + NET_HDR_LEN + 14], 3);
@@ -960,10 +689,10 @@ START_TEST(test_proc_restart)
 
 	/* A record that does not match the queue: the device needs reset. */
 	crash();
-	vm.p->rec[NET_RXQ] = net_rec(NET_REC_HELD, rxq->last_avail,
+	net.p->rec[NET_RXQ] = net_rec(NET_REC_HELD, rxq->last_avail,
 	    (uint16_t)(rxq->used_idx - 1), 0);
 	spawn();
-	ck_assert_uint_ne(mmio(false, VIRTIO_PCI_STATUS, 1, 0) &
+	ck_assert_uint_ne(medvm_mmio(&vm, false, VIRTIO_PCI_STATUS, 1, 0) &
 	    VIRTIO_STATUS_NEEDS_RESET, 0);
 	ck_assert_uint_eq(counter(NET_TAKEOVERS), 2);
 }
@@ -975,21 +704,21 @@ START_TEST(test_proc_dump)
 	static uint8_t b[256];
 	static char log[16384];
 	struct virtio_net_hdr_v1 h = { 0 };
-	uint64_t end = now_ms() + WAIT_MS;
+	uint64_t end = medtest_now_ms() + WAIT_MS;
 	ssize_t n = 0;
 
 	driver_init(FULL);
 	post_rx(0, 2, 2048);
 	sw_send(b, mkmsg(b, &h, 60, mac, 1));
-	ck_assert(wait_used(NET_RXQ, 1));
+	ck_assert(medvm_wait_used(&vm, NET_RXQ, 1));
 	kill(vm.pid, SIGUSR2);
-	while (now_ms() < end) {
+	while (medtest_now_ms() < end) {
 		n = pread(vm.log, log, sizeof(log) - 1, 0);
 		ck_assert_int_ge(n, 0);
 		log[n] = '\0';
 		if (strstr(log, "takeovers=") != NULL)
 			break;
-		nap();
+		medtest_nap();
 	}
 	ck_assert_msg(strstr(log, "net: rx_frames=1 rx_bytes=60 ") != NULL,
 	    "%s", log);
