@@ -60,12 +60,18 @@ tap | sender)
 	say "$case_ ok" ;;
 receiver)
 	# Listen first: the sender connects as soon as it can.  The md5 of
-	# what arrives, without keeping 100 MiB in memory.
-	( nc -l -p 5001 | md5sum | cut -d' ' -f1 >/tmp/sum ) &
+	# what arrives, without keeping 100 MiB in memory.  nc's input must
+	# not end (a background job's is /dev/null): on its end nc closes
+	# its side, and the sender's nc takes that for the end of the
+	# transfer.  The sleep outlives the transfer: /tmp/sum marks its end.
+	sleep 100000 | nc -l -p 5001 |
+		{ md5sum | cut -d' ' -f1 >/tmp/sum.part; mv /tmp/sum.part /tmp/sum; } &
 	wait_peer
 	ping -c 3 "$peer" >/tmp/ping || fail "ping $peer"
 	say "ping: $(grep -o '[0-9]* packets received' /tmp/ping)"
-	wait
+	until [ -e /tmp/sum ]; do
+		sleep 1
+	done
 	say "recv md5 $(cat /tmp/sum)"
 	say "receiver ok" ;;
 *)
