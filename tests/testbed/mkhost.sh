@@ -112,6 +112,10 @@ fi
 mkdir -p "$r$path" 2>/dev/null
 mount --bind /job "$r$path" || fail "mount the job folder at $path"
 
+# A sign of life for run-in-host.sh, which takes a test host silent for
+# minutes for one that stopped.
+( while :; do date +%s >/job/alive; sleep 10; done ) &
+
 read -r up _ </proc/uptime
 echo
 echo "CUPULE-TESTHOST: ready after ${up}s, running $path/job.sh"

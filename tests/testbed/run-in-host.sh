@@ -141,11 +141,19 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu "${CUPULE_TESTHOST_CPU:-max}" -m 2048 -
 batch() {
 	local watch
 	# A test host whose own kernel reports a CPU stuck for 100 s or more
-	# is not coming back: stop it now rather than at the timeout.
-	# The watcher must not hold the lock: it could outlive this run.
+	# is not coming back, nor one whose init stopped touching job/alive
+	# (every 10 s) for $silent_max s: stop it now rather than at the
+	# timeout.  The watcher must not hold the lock: it could outlive
+	# this run.
 	( exec 9>&-
 	while sleep 10; do
 		if grep -Eaq 'soft lockup - CPU#[0-9]+ stuck for [0-9]{3,}s' "$log" 2>/dev/null; then
+			kill "$(cat "$job/qemu.pid" 2>/dev/null)" 2>/dev/null
+			break
+		fi
+		if [ -f "$job/alive" ] &&
+		   [ $(($(date +%s) - $(stat -c %Y "$job/alive"))) -ge "$silent_max" ]; then
+			date +%s >"$job/silent"
 			kill "$(cat "$job/qemu.pid" 2>/dev/null)" 2>/dev/null
 			break
 		fi
@@ -163,11 +171,13 @@ batch() {
 	return "$1"
 }
 # The emulated test host's own kernel is not ours to fix: when it panics,
-# locks up or resets (seen now and then under QEMU's emulator, with nothing of
-# cupule on the kernel's stack), the run is void.  Say so, with the
+# locks up, resets or stops altogether (seen now and then under QEMU's
+# emulator, with nothing of cupule on the kernel's stack, and with QEMU
+# alone as the nested VMM), the run is void.  Say so, with the
 # panic line, and boot it again, up to CUPULE_TESTHOST_RETRIES times
 # (default 2).  A script that failed on its own is never retried.
 retries=${CUPULE_TESTHOST_RETRIES:-2}
+silent_max=400
 while :; do
 	status=0
 	if $interactive; then
@@ -185,8 +195,11 @@ while :; do
 	# the test host reset itself, its kernel silent.
 	[ ! -f "$job/rc" ] && ! $interactive && [ "$retries" -gt 0 ] &&
 		{ grep -Eaq "Kernel panic - not syncing|soft lockup - CPU" "$log" ||
-		[ "$status" -eq 0 ]; } || break
-	if grep -aq "Kernel panic - not syncing" "$log"; then
+		[ "$status" -eq 0 ] || [ -f "$job/silent" ]; } || break
+	if [ -f "$job/silent" ]; then
+		echo "run-in-host: the test host stopped: no sign of life from it" \
+			"for $silent_max s, void run" >&2
+	elif grep -aq "Kernel panic - not syncing" "$log"; then
 		echo "run-in-host: the test host's kernel panicked, void run:" \
 			"$(grep -a -m1 "Kernel panic" "$log" | sed 's/^\[[ 0-9.]*\] //')" >&2
 	elif grep -aq "soft lockup - CPU" "$log"; then
@@ -199,7 +212,7 @@ while :; do
 	echo "run-in-host: (console kept in $state/$name.panic.log), booting it again" >&2
 	retries=$((retries - 1))
 	qemu_done=false
-	rm -f "$job/qemu.pid"
+	rm -f "$job/qemu.pid" "$job/alive" "$job/silent"
 done
 
 if [ -f "$job/rc" ]; then
