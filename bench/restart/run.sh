@@ -195,6 +195,8 @@ wait_end() {
 side() {
 	local name=$1 try=$2 con=$work/$1.console vm rc=0 hung=false cfg cmdline reads t
 	rm -f "$con" "$work/$name.log" "$work/$name.err" "$work/$name.events"
+	# The guest writes fio's latency log there at the end (guest.sh).
+	dd if=/dev/zero of="$work/log.img" bs=1M count=32 status=none
 	cmdline="console=ttyS0 quiet panic=-1 cupule.test=script cupule.runtime=$fio_runtime"
 	limit=$((boot_allowance + fio_runtime + dump_allowance))
 	echo "BENCH-INFO: $name: try $try, starting"
@@ -209,7 +211,8 @@ side() {
 		vms = ( { name = "s"; memory = "512M"; vcpus = 1; cpus = [ 1 ];
 		  kernel = "$kernel"; initrd = "$initrd"; cmdline = "$cmdline";
 		  console = "stdio"; on_reboot = "exit";
-		  devices = ( { type = "blk"; id = "disk"; image = "$img"; } ); } );
+		  devices = ( { type = "blk"; id = "disk"; image = "$img"; },
+		              { type = "blk"; id = "log"; image = "$work/log.img"; } ); } );
 		EOF
 		timeout -k 5 "$limit" "$cupule" run "$cfg" -v </dev/null \
 			> >(stamp >"$con") 2> >(stamp >"$work/$name.log") &
@@ -225,7 +228,9 @@ side() {
 			-numa node,memdev=mem \
 			-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 			-chardev "socket,id=c0,path=$work/vhost.sock,reconnect=1" \
-			-device vhost-user-blk-pci,chardev=c0,num-queues=1 </dev/null \
+			-device vhost-user-blk-pci,chardev=c0,num-queues=1 \
+			-drive "file=$work/log.img,if=none,id=log,format=raw" \
+			-device virtio-blk-pci,drive=log </dev/null \
 			> >(stamp >"$con") 2> >(stamp >"$work/$name.log") &
 		vm=$! ;;
 	esac
@@ -273,12 +278,12 @@ side() {
 		"$con" "$work/$name.log" | head -n 5 | sed "s/^/BENCH-INFO: $name: /" || true
 	if [ "$name" = cupule ]; then
 		python3 "$here/stall.py" "$name" "$con" "$work/$name.events" \
-			"$work/$name.log" >"$work/$name.figures" 2>&1 || true
+			"$work/log.img" "$work/$name.log" >"$work/$name.figures" 2>&1 || true
 		grep -ac "killed by SIGKILL" "$work/$name.log" |
 			sed "s/^/BENCH-INFO: cupule: SIGKILLs seen by the supervisor: /" || true
 	else
 		python3 "$here/stall.py" "$name" "$con" "$work/$name.events" \
-			>"$work/$name.figures" 2>&1 || true
+			"$work/log.img" >"$work/$name.figures" 2>&1 || true
 		tail -n 5 "$work/qsd.err" | sed "s/^/BENCH-INFO: qemu: qemu-storage-daemon: /"
 		grep -v "^[0-9.]* *$" "$work/$name.log" | tail -n 5 |
 			sed "s/^/BENCH-INFO: qemu: stderr: /" || true

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The figures of one side of bench/restart/run.sh's guest benchmark.
 
-usage: python3 stall.py SIDE CONSOLE EVENTS [LOG]
+usage: python3 stall.py SIDE CONSOLE EVENTS LOGDISK [LOG]
 
 CONSOLE: the guest's console, each line stamped by the test host with
-its arrival time ("<epoch s> <line>"): /tick's clock lines and fio's
-latency log (gzip, base64) between "log begin" and "log end".
+its arrival time ("<epoch s> <line>"): /tick's clock lines.
+LOGDISK: the guest's log disk image: "CUPULE-LOG <bytes>\n", then fio's
+latency log, gzip'ed.
 EVENTS: one line per event of the test host's loop,
 "<base|kill> <i> <t0> <t1> <ready|->": a kill sent between t0 and t1
 (epoch s), or, in the first phase, the same moment without a kill;
@@ -18,7 +19,6 @@ any moment between t0 and t1 (widened by the clock offset's error).
 Prints "BENCH-RESULT: SIDE WHAT N P50 P99 MAX" lines (ms) and one
 "BENCH-EVENT:" line per event.
 """
-import base64
 import bisect
 import gzip
 import math
@@ -45,8 +45,8 @@ def result(side, what, values):
 
 
 def read_console(path):
-    """Ticks [(host ms, guest ms)] and the latency log [(end ms, lat ms)]."""
-    ticks, b64, inlog = [], [], False
+    """Ticks [(host ms, guest ms)]."""
+    ticks = []
     with open(path, errors="replace") as f:
         for raw in f:
             stamp, _, line = raw.rstrip("\r\n").partition(" ")
@@ -58,24 +58,28 @@ def read_console(path):
             m = re.search(r"CUPULE-BENCH: T (\d+) (-?\d+)", line)
             if m:
                 ticks.append((host, float(m.group(1))))
-            elif "CUPULE-BENCH: log begin" in line:
-                inlog = True
-            elif "CUPULE-BENCH: log end" in line:
-                inlog = False
-            elif inlog and re.fullmatch(r"[A-Za-z0-9+/=]+", line):
-                b64.append(line)
+    return ticks
+
+
+def read_log(path):
+    """fio's latency log on the log disk: [(end ms, lat ms)]."""
     ios = []
-    if b64:
-        try:
-            text = gzip.decompress(base64.b64decode("".join(b64))).decode()
-        except (ValueError, OSError, EOFError) as e:
-            print("BENCH-INFO: latency log unreadable: %s" % e)
-            text = ""
-        for row in text.splitlines():
-            cols = row.split(",")
-            if len(cols) >= 2:
-                ios.append((float(cols[0]), float(cols[1]) / 1e6))
-    return ticks, ios
+    try:
+        with open(path, "rb") as f:
+            head = f.readline(64)
+            m = re.fullmatch(rb"CUPULE-LOG (\d+)\n", head)
+            if not m:
+                print("BENCH-INFO: no latency log on the log disk")
+                return ios
+            text = gzip.decompress(f.read(int(m.group(1)))).decode()
+    except (ValueError, OSError, EOFError) as e:
+        print("BENCH-INFO: latency log unreadable: %s" % e)
+        return ios
+    for row in text.splitlines():
+        cols = row.split(",")
+        if len(cols) >= 2:
+            ios.append((float(cols[0]), float(cols[1]) / 1e6))
+    return ios
 
 
 def offset_near(ticks, at_ms):
@@ -102,8 +106,8 @@ def supervisor_lines(path):
 
 
 def main():
-    side, console, events = sys.argv[1:4]
-    ticks, ios = read_console(console)
+    side, console, events, logdisk = sys.argv[1:5]
+    ticks, ios = read_console(console), read_log(logdisk)
     evs = []
     with open(events) as f:
         for row in f:
@@ -118,8 +122,8 @@ def main():
     # READY line's.  kill -9 from the loop itself is at t0.
     for e in evs:
         e.append(e[2])
-    if len(sys.argv) > 4:
-        deaths, readies = supervisor_lines(sys.argv[4])
+    if len(sys.argv) > 5:
+        deaths, readies = supervisor_lines(sys.argv[5])
         for k, e in enumerate(evs):
             nxt = evs[k + 1][2] if k + 1 < len(evs) else math.inf
             d = [h for h in deaths if e[2] <= h < nxt]
