@@ -199,31 +199,6 @@ fi
 
 # ---- on this machine -----------------------------------------------------
 
-# mkfio OUT: OUT.zst (or OUT.gz without zstd), an initramfs overlay with
-# this machine's fio and every shared library it loads, at the same paths
-# (the dynamic loader included).  Prints the file's name.
-mkfio() {
-	local stage bin lib
-	stage=$(mktemp -d)
-	bin=$(command -v fio)
-	mkdir -p "$stage/usr/bin"
-	cp -L "$bin" "$stage/usr/bin/fio"
-	for lib in $(ldd "$bin" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
-		mkdir -p "$stage$(dirname "$lib")"
-		cp -L "$lib" "$stage$lib"
-	done
-	if command -v zstd >/dev/null; then
-		(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-			cpio -o -H newc -R 0:0 --quiet | zstd -q -T0 -10) >"$1.zst"
-		echo "$1.zst"
-	else
-		(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-			cpio -o -H newc -R 0:0 --quiet | gzip -6n) >"$1.gz"
-		echo "$1.gz"
-	fi
-	rm -rf "$stage"
-}
-
 # todo: COLUMN=W1,W2 words for what has no figure yet in $out/results.
 todo() {
 	local c w left
@@ -257,7 +232,9 @@ rm -f "$out"/*.txt "$out"/fio.cpio.* "$out/run.log"
 : >"$out/results"
 # shellcheck disable=SC2086
 "$repo/tests/testbed/mkoverlay.sh" "$out/overlay.cpio.gz" "$repo/bench/blk/guest.sh" $modules
-fio_overlay=$(mkfio "$out/fio.cpio")
+fio_overlay=$out/fio.cpio.gz
+! command -v zstd >/dev/null || fio_overlay=$out/fio.cpio.zst
+"$repo/tests/testbed/mkprog.sh" "$fio_overlay" fio
 cat "$repo/.cache/guest.cpio.gz" "$out/overlay.cpio.gz" "$fio_overlay" >"$initrd"
 
 echo "blk benchmark: fio in the guest under cupule, QEMU, QEMU with an iothread;" \

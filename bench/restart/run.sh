@@ -338,22 +338,6 @@ fi
 
 # ---- on this machine -----------------------------------------------------
 
-# fio_overlay OUT: OUT, a gzip'ed cpio holding this machine's fio with
-# the shared libraries it loads (the dynamic loader too) at their paths.
-fio_overlay() {
-	local stage lib
-	stage=$(mktemp -d)
-	mkdir -p "$stage/usr/bin"
-	cp -L "$(command -v fio)" "$stage/usr/bin/fio"
-	for lib in $(ldd "$stage/usr/bin/fio" | grep -o '/[^ ]*'); do
-		mkdir -p "$stage$(dirname "$lib")"
-		cp -L "$lib" "$stage$lib"
-	done
-	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-		cpio -o -H newc -R 0:0 --quiet | gzip -6n) >"$1"
-	rm -rf "$stage"
-}
-
 # pick SIDE WHAT: "N P50 P99 MAX" of SIDE's figure in the last test-host
 # boot that measured it, or dashes.
 pick() {
@@ -443,7 +427,7 @@ cc -O2 -Wall -Wextra -static -o "$out/tick" "$here/tick.c"
 # shellcheck disable=SC2086
 CUPULE_OVERLAY_FILES="$out/tick:/tick" \
 	"$repo/tests/testbed/mkoverlay.sh" "$out/overlay.cpio.gz" "$here/guest.sh" $modules
-fio_overlay "$out/fio.cpio.gz"
+"$repo/tests/testbed/mkprog.sh" "$out/fio.cpio.gz" fio
 cat "$repo/.cache/guest.cpio.gz" "$out/overlay.cpio.gz" "$out/fio.cpio.gz" >"$initrd"
 
 nsides=$(echo "$sides" | wc -w)
