@@ -7,10 +7,13 @@
 # host over a tap and keeps one TCP connection sending, the test host
 # SIGKILLs the blk and net mediators at random moments, at least 100
 # times in all, half through cupulectl kill, half with kill -9 from
-# outside.  Passes when the guest saw no I/O error and no block that did
-# not hold its last completed write, pings came back, the TCP stream
-# arrived whole (md5), the guest never reset either device (the virtio
-# reset counters did not move), and every kill was a restart.
+# outside; and five times it stops one (SIGSTOP), which the supervisor
+# must see as a hang and replace.  Passes when the guest saw no I/O
+# error and no block that did not hold its last completed write, pings
+# came back, the TCP stream arrived whole (md5), the guest never reset
+# either device (the virtio reset counters did not move), every kill
+# was a restart and every stopped mediator was replaced.  A second
+# case (case_down) drives the net device down and brings it back.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -19,8 +22,9 @@ cupule=$(realpath -m "${CUPULE_BIN:-$repo/build/bin/cupule}")
 cupulectl=$(dirname "$cupule")/cupulectl
 kernel=$repo/.cache/kernel/vmlinuz
 initrd=$repo/.cache/guest-restart.cpio.gz
-secs=${CUPULE_RESTART_SECS:-150}
+secs=${CUPULE_RESTART_SECS:-165}
 min_kills=100
+hangs_wanted=5
 modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_pci virtio_blk failover net_failover virtio_net"
 
@@ -39,12 +43,70 @@ for d in json.load(sys.stdin):
 ' "$2" "${@:3}"
 }
 
-case_restart() {
-	local dir=$1 sock=$1/ctl.sock pid kills=0 bkills=0 nkills=0 t
-	local r0 n0 r1 n1 dev target be ne srv sent got
+# pid_of SOCK DEV: the pid of DEV's mediator if it is running.
+pid_of() {
+	"$cupulectl" --socket "$1" list --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin):
+    if d["device"] == sys.argv[1] and d["state"] == "running":
+        print(d["pid"])' "$2"
+}
+
+# tap_up: the tap the guest's net device will use, curtap0; the test
+# host is 10.0.4.1 on it.
+tap_up() {
 	ip tuntap add curtap0 mode tap
 	ip addr add 10.0.4.1/24 dev curtap0
 	ip link set curtap0 up
+}
+
+# start_vm DIR SUPERVISE CMDLINE LINE: one VM with a blk disk (a new
+# 64 MiB image) and a net device on curtap0 (tap_up first), under a
+# cupule with supervise = { SUPERVISE }, the guest's command line ending
+# in CMDLINE; returns once the guest printed "CUPULE-GUEST: LINE"
+# (status 0, the cupule's pid in $pid) or after 300 s or the cupule's
+# end (status 1, everything stopped).
+start_vm() {
+	local t=0
+	truncate -s 64M "$1/disk.img"
+	cat >"$1/vm.cfg" <<EOF
+control = { socket = "$1/ctl.sock"; };
+supervise = { $2 };
+vms = ( { name = "r"; memory = "256M"; vcpus = 1; cpus = [ 1 ];
+  kernel = "$kernel"; initrd = "$initrd";
+  cmdline = "console=ttyS0 quiet panic=-1 cupule.test=script $3";
+  console = "file:r.log";
+  devices = ( { type = "blk"; id = "disk"; image = "disk.img"; },
+              { type = "net"; id = "eth"; backend = "tap:curtap0"; } ); } );
+EOF
+	"$cupule" run "$1/vm.cfg" -v >"$1/cupule.log" 2>&1 </dev/null &
+	pid=$!
+	until grep -q "CUPULE-GUEST: $4" "$1/r.log" 2>/dev/null; do
+		sleep 1
+		t=$((t + 1))
+		if [ $t -ge 300 ] || ! kill -0 $pid 2>/dev/null; then
+			echo "the guest never said '$4'"
+			stop_vm 0
+			return 1
+		fi
+	done
+}
+
+# stop_vm SECONDS: waits up to SECONDS for the cupule to end, stops it,
+# removes the tap.
+stop_vm() {
+	local t=0
+	while kill -0 $pid 2>/dev/null && [ $t -lt "$1" ]; do sleep 1; t=$((t + 1)); done
+	kill $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	ip link del curtap0
+}
+
+case_restart() {
+	local dir=$1 sock=$1/ctl.sock pid kills=0 bkills=0 nkills=0 hangs=0 t
+	local stopped new
+	local r0 n0 r1 n1 dev target be ne srv sent got
+	tap_up
 	# The test host's end of the guest's TCP stream: bytes and md5.
 	python3 - >"$dir/tcp.out" 2>&1 <<'PY' &
 import hashlib, socket
@@ -64,33 +126,12 @@ while True:
 print(n, h.hexdigest())
 PY
 	srv=$!
-	truncate -s 64M "$dir/disk.img"
 	# The drill kills far more often than a real crash loop would: no
 	# backoff to speak of, and never down.
-	cat >"$dir/vm.cfg" <<EOF
-control = { socket = "$sock"; };
-supervise = { restart_limit = 64; restart_window_ms = 1000;
-              backoff_min_ms = 0; backoff_max_ms = 0; };
-vms = ( { name = "r"; memory = "256M"; vcpus = 1; cpus = [ 1 ];
-  kernel = "$kernel"; initrd = "$initrd";
-  cmdline = "console=ttyS0 quiet panic=-1 cupule.test=script cupule.secs=$secs";
-  console = "file:r.log";
-  devices = ( { type = "blk"; id = "disk"; image = "disk.img"; },
-              { type = "net"; id = "eth"; backend = "tap:curtap0"; } ); } );
-EOF
-	"$cupule" run "$dir/vm.cfg" -v >"$dir/cupule.log" 2>&1 </dev/null &
-	pid=$!
-	t=0
-	until grep -q "CUPULE-GUEST: restart start" "$dir/r.log" 2>/dev/null; do
-		sleep 1
-		t=$((t + 1))
-		if [ $t -ge 300 ] || ! kill -0 $pid 2>/dev/null; then
-			echo "the guest never started its writers"
-			kill $pid $srv 2>/dev/null; wait $pid 2>/dev/null
-			ip link del curtap0
-			return 1
-		fi
-	done
+	start_vm "$dir" "restart_limit = 64; restart_window_ms = 1000;
+	    backoff_min_ms = 0; backoff_max_ms = 0;
+	    heartbeat_ms = 200; heartbeat_misses = 5;" \
+	    "cupule.secs=$secs" "restart start" || { kill $srv; return 1; }
 	r0=$(stat_of "$sock" disk virtio resets)
 	n0=$(stat_of "$sock" eth virtio resets)
 	echo "restart: the guest's writers run; killing"
@@ -99,14 +140,25 @@ EOF
 		kill -0 $pid 2>/dev/null || break
 		sleep "0.$((RANDOM % 3 + 1))"
 		if [ $((RANDOM % 2)) = 0 ]; then dev=disk; else dev=eth; fi
+		# After every 20th kill, until there were enough: a hang.
+		if [ $((kills % 20)) = 19 ] && [ $hangs -lt $hangs_wanted ] &&
+		   [ $((kills / 20)) -ge $hangs ]; then
+			stopped=$(pid_of "$sock" $dev)
+			[ -n "$stopped" ] && kill -STOP "$stopped" 2>/dev/null || continue
+			for ((t = 0; t < 300; t++)); do
+				new=$(pid_of "$sock" $dev)
+				[ -z "$new" ] || [ "$new" = "$stopped" ] || break
+				sleep 0.1
+			done
+			[ -n "$new" ] && [ "$new" != "$stopped" ] ||
+				{ echo "$dev's stopped mediator $stopped was not replaced in 30 s"; break; }
+			hangs=$((hangs + 1))
+			echo "restart: $dev's mediator $stopped stopped, replaced by $new"
+		fi
 		if [ $((kills % 2)) = 0 ]; then
 			"$cupulectl" --socket "$sock" kill r $dev >/dev/null 2>&1 || continue
 		else
-			target=$("$cupulectl" --socket "$sock" list --json | python3 -c '
-import json, sys
-for d in json.load(sys.stdin):
-    if d["device"] == sys.argv[1] and d["state"] == "running":
-        print(d["pid"])' $dev)
+			target=$(pid_of "$sock" $dev)
 			[ -n "$target" ] && kill -9 "$target" 2>/dev/null || continue
 		fi
 		kills=$((kills + 1))
@@ -115,18 +167,15 @@ for d in json.load(sys.stdin):
 	done
 	r1=$(stat_of "$sock" disk virtio resets)
 	n1=$(stat_of "$sock" eth virtio resets)
-	say "kills: $kills ($bkills blk, $nkills net); guest resets blk $r0 -> $r1, net $n0 -> $n1"
+	say "kills: $kills ($bkills blk, $nkills net), hangs: $hangs;" \
+		"guest resets blk $r0 -> $r1, net $n0 -> $n1"
 	be=$(stat_of "$sock" disk exits)
 	ne=$(stat_of "$sock" eth exits)
 	say "blk: $be exits, ring $(stat_of "$sock" disk ring)"
 	say "net: $ne exits, ring $(stat_of "$sock" eth ring)"
 	grep -a "CUPULE-GUEST: writer\|CUPULE-GUEST: ping" "$dir/r.log" || true
-	t=0
-	while kill -0 $pid 2>/dev/null && [ $t -lt 120 ]; do sleep 1; t=$((t + 1)); done
-	kill $pid 2>/dev/null || true
-	wait $pid 2>/dev/null || true
+	stop_vm 120
 	kill $srv 2>/dev/null || true
-	ip link del curtap0
 	sent=$(tr -d '\r' <"$dir/r.log" |
 		sed -n 's/^CUPULE-GUEST: sent md5 \([0-9a-f]*\) bytes \([0-9]*\)$/\2 \1/p' | tail -n 1)
 	got=$(cat "$dir/tcp.out" 2>/dev/null)
@@ -137,45 +186,130 @@ for d in json.load(sys.stdin):
 		{ echo "the TCP stream arrived damaged or not at all"; return 1; }
 	[ "$kills" -ge "$min_kills" ] ||
 		{ echo "only $kills kills in $secs s, $min_kills wanted"; return 1; }
+	[ "$hangs" -ge "$hangs_wanted" ] ||
+		{ echo "only $hangs hangs in $secs s, $hangs_wanted wanted"; return 1; }
+	[ "$(grep -c "stopped beating: killing\|left a vCPU waiting: killing" "$dir/cupule.log")" -ge "$hangs" ] ||
+		{ echo "fewer hangs logged than mediators stopped ($hangs)"; return 1; }
 	[ -n "$r1" ] && [ "$r0" = "$r1" ] && [ -n "$n1" ] && [ "$n0" = "$n1" ] ||
 		{ echo "the guest reset a device (or the counters were not read)"; return 1; }
 	[ "$be" -ge "$bkills" ] && [ "$ne" -ge "$nkills" ] ||
 		{ echo "fewer exits counted ($be, $ne) than kills ($bkills, $nkills)"; return 1; }
 }
 
+# state_of SOCK DEV: DEV's state in cupulectl list.
+state_of() {
+	"$cupulectl" --socket "$1" list --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin):
+    if d["device"] == sys.argv[1]:
+        print(d["state"])' "$2"
+}
+
+# The net device crash-loops until it is down: the VM keeps running,
+# its blk device keeps serving the guest's writer, the guest's net
+# device reads NEEDS_RESET; 'cupulectl restart' brings a mediator back
+# and the guest resets the device (unbind, bind: docs/supervision.md)
+# and pings again.
+case_down() {
+	local dir=$1 sock=$1/ctl.sock pid t k old new r0 n0 r1 n1
+	tap_up
+	start_vm "$dir" "restart_limit = 2; restart_window_ms = 60000;
+	    backoff_min_ms = 10; backoff_max_ms = 20;" \
+	    "cupule.case=down cupule.secs=60" "down start" || return 1
+	# down_fail WHY: the case failed; stop everything.
+	down_fail() {
+		echo "$1"
+		stop_vm 0
+		return 1
+	}
+	r0=$(stat_of "$sock" disk virtio resets)
+	n0=$(stat_of "$sock" eth virtio resets)
+	# Kill the net mediator as soon as each successor runs: past
+	# restart_limit (2) in the window, the device is down.
+	for ((k = 0; k < 10; k++)); do
+		[ "$(state_of "$sock" eth)" != down ] || break
+		old=$(pid_of "$sock" eth)
+		[ -n "$old" ] && kill -9 "$old" 2>/dev/null || { sleep 0.1; continue; }
+		for ((t = 0; t < 100; t++)); do
+			new=$(pid_of "$sock" eth)
+			{ [ -n "$new" ] && [ "$new" != "$old" ]; } ||
+				[ "$(state_of "$sock" eth)" = down ] && break
+			sleep 0.1
+		done
+	done
+	[ "$(state_of "$sock" eth)" = down ] || { down_fail "eth not down after $k kills"; return 1; }
+	grep -q "r/eth: device down (restart limit)" "$dir/cupule.log" ||
+		{ down_fail "no 'device down' logged"; return 1; }
+	[ "$(stat_of "$sock" eth virtio needs_reset)" = True ] ||
+		{ down_fail "the down device does not show NEEDS_RESET"; return 1; }
+	echo "down: eth down after $k kills; NEEDS_RESET shown"
+	# A while down: the VM runs on and so does the disk.
+	sleep 5
+	kill -0 $pid 2>/dev/null || { down_fail "the VM died with its device down"; return 1; }
+	[ "$(state_of "$sock" disk)" = running ] || { down_fail "the disk is not running"; return 1; }
+	"$cupulectl" --socket "$sock" restart r eth >/dev/null ||
+		{ down_fail "cupulectl restart r eth failed"; return 1; }
+	for ((t = 0; t < 100; t++)); do
+		[ -z "$(pid_of "$sock" eth)" ] || break
+		sleep 0.1
+	done
+	[ -n "$(pid_of "$sock" eth)" ] || { down_fail "eth not running 10 s after the restart"; return 1; }
+	echo "down: eth restarted as pid $(pid_of "$sock" eth)"
+	printf CUPULE-UP | dd of="$dir/disk.img" bs=4096 seek=15360 conv=notrunc status=none
+	t=0
+	until grep -Eq "CUPULE-GUEST: (down ok|restart failed)" "$dir/r.log"; do
+		sleep 1
+		t=$((t + 1))
+		[ $t -lt 300 ] && kill -0 $pid 2>/dev/null || { down_fail "the guest did not finish"; return 1; }
+	done
+	r1=$(stat_of "$sock" disk virtio resets)
+	n1=$(stat_of "$sock" eth virtio resets)
+	stop_vm 60
+	grep -a "CUPULE-GUEST: down\|CUPULE-GUEST: writer" "$dir/r.log" || true
+	echo "down: guest resets blk $r0 -> $r1, net $n0 -> $n1"
+	grep -q "CUPULE-GUEST: down ok" "$dir/r.log" ||
+		{ echo "guest: $(grep -a "CUPULE-GUEST" "$dir/r.log" | tail -n 3)"; return 1; }
+	[ -n "$r1" ] && [ "$r0" = "$r1" ] || { echo "the guest reset its disk"; return 1; }
+	[ -n "$n1" ] && [ "$n1" -gt "$n0" ] || { echo "the guest did not reset its net device"; return 1; }
+}
+
+# run_case NAME DIR: runs case NAME in DIR (a fresh folder); 0 if it
+# passed.  A case whose guest triple-faulted is a void run, once
+# (docs/testing.md): it must then pass outright.
+run_case() {
+	mkdir -p "$2"
+	(cd "$2" && "case_$1" "$2") && return 0
+	grep -qa "triple fault" "$2/cupule.log" || return 1
+	echo "VOID: $1: $(grep -ah "triple fault" "$2/cupule.log" | head -n 1); running it again"
+	mkdir -p "$2/again"
+	(cd "$2/again" && "case_$1" "$2/again")
+}
+
 inner() {
-	local dir why=
+	local work name passed=0 failed=0
 	[ -c /dev/kvm ] || { echo "SKIP: no /dev/kvm here"; exit 77; }
 	[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun here"; exit 77; }
-	dir=${CUPULE_E2E_KEEP:-$(mktemp -d)}
-	mkdir -p "$dir"
+	work=${CUPULE_E2E_KEEP:-$(mktemp -d)}
+	mkdir -p "$work"
 	if [ -n "${CUPULE_JOB_DIR:-}" ]; then
 		( while sleep 10; do
 			mkdir -p "$CUPULE_JOB_DIR/live"
-			cp --no-preserve=all "$dir"/*.log "$CUPULE_JOB_DIR/live/" 2>/dev/null
+			cp --no-preserve=all "$work"/*/*.log "$CUPULE_JOB_DIR/live/" 2>/dev/null
 		done ) &
 	fi
-	if (cd "$dir" && case_restart "$dir"); then
-		echo "PASS: restart"
-		echo "1 passed, 0 failed"
-		return 0
-	fi
-	# A guest that triple-faulted is a void run, once (docs/testing.md):
-	# the case must then pass outright.
-	if grep -qa "triple fault" "$dir/cupule.log"; then
-		echo "VOID: restart: $(grep -ah "triple fault" "$dir/cupule.log" | head -n 1); running it again"
-		dir=$dir/again
-		mkdir -p "$dir"
-		if (cd "$dir" && case_restart "$dir"); then
-			echo "PASS: restart"
-			echo "1 passed, 0 failed"
-			return 0
+	for name in ${CUPULE_E2E_CASES:-restart down}; do
+		if run_case "$name" "$work/$name"; then
+			echo "PASS: $name"
+			passed=$((passed + 1))
+		else
+			echo "FAIL: $name"
+			tail -n 20 "$(ls -d "$work/$name/again" 2>/dev/null || echo "$work/$name")/cupule.log" |
+				sed 's/^/  | /'
+			failed=$((failed + 1))
 		fi
-	fi
-	echo "FAIL: restart"
-	tail -n 20 "$dir/cupule.log" | sed 's/^/  | /'
-	echo "0 passed, 1 failed"
-	return 1
+	done
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
 }
 
 if [ "${1:-}" = --inner ]; then

@@ -7,16 +7,63 @@
 # cupule.secs= seconds, while the test host kills the blk
 # and net mediators again and again.  "CUPULE-GUEST: restart ok" when
 # no writer saw an I/O error or a block that did not hold its last
-# write, and pings came back.
+# write, and pings came back.  With cupule.case=down, down() below.
 . /load-modules
 secs=60
+case_=restart
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	cupule.secs=*) secs=${arg#cupule.secs=} ;;
+	cupule.case=*) case_=${arg#cupule.case=} ;;
 	esac
 done
 say() { echo "CUPULE-GUEST: $*"; }
 fail() { say "restart failed: $*"; exit 1; }
+
+# cupule.case=down: the net device is driven down under the guest (a
+# crash loop), stays down while its blk sibling keeps serving a writer,
+# and comes back by 'cupulectl restart'; the test host then writes
+# "CUPULE-UP" at 60 MiB on /dev/vda, and the guest resets the device
+# the way docs/supervision.md says: unbind and bind its driver.  Touching
+# the device before that would hang the driver's reset (it waits for the
+# status to read 0, and a down device keeps NEEDS_RESET).
+down() {
+	pci=$(basename "$(readlink -f /sys/class/net/eth0/device/..)")
+	/pattern /dev/vda 0 2048 "$secs" 1 >/tmp/p0 2>&1 &
+	writer=$!
+	say "down start $pci"
+	t=0
+	until [ "$(blockdev --flushbufs /dev/vda && dd if=/dev/vda bs=4096 skip=15360 count=1 2>/dev/null | head -c 9)" = CUPULE-UP ]; do
+		sleep 1
+		t=$((t + 1))
+		[ $t -lt 300 ] || fail "no CUPULE-UP on the disk in 300 s"
+	done
+	say "down: the device is back, resetting it"
+	echo "$pci" >/sys/bus/pci/drivers/virtio-pci/unbind || fail "unbind $pci"
+	echo "$pci" >/sys/bus/pci/drivers/virtio-pci/bind || fail "bind $pci"
+	t=0
+	until [ -d /sys/class/net/eth0 ]; do
+		sleep 1
+		t=$((t + 1))
+		[ $t -lt 30 ] || fail "no eth0 after binding $pci again"
+	done
+	ip link set eth0 up || fail "link up again"
+	ip addr add 10.0.4.15/24 dev eth0 || fail "address again"
+	t=0
+	until ping -c 1 -W 1 10.0.4.1 >/dev/null 2>&1; do
+		t=$((t + 1))
+		[ $t -lt 60 ] || fail "no ping after the reset"
+	done
+	say "down: ping answered $t s after the reset"
+	wait "$writer"
+	rc=$?
+	sed 's/^/CUPULE-GUEST: writer 0: /' /tmp/p0 | tail -n 3
+	[ "$rc" = 0 ] || fail "the writer exited with $rc"
+	say "down ok"
+	sleep 5
+	exit 0
+}
+
 
 [ -b /dev/vda ] || fail "no /dev/vda"
 [ -d /sys/class/net/eth0 ] || fail "no eth0"
@@ -28,6 +75,7 @@ until ping -c 1 -W 1 10.0.4.1 >/dev/null 2>&1; do
 	i=$((i + 1))
 	[ $i -lt 60 ] || fail "the test host never answered a ping"
 done
+[ "$case_" != down ] || down
 say "restart start"
 pids=
 for w in 0 1; do
