@@ -147,10 +147,9 @@ check-san:
 check-e2e: all
 	tests/run.sh e2e
 
-# Not in check for now: see the XXX in tests/run.sh.
+# Each end-to-end script alone (all of them are in check-e2e).
 check-blk: all
 	tests/run.sh e2e-blk
-# Not in check yet: see the XXX in tests/run.sh.
 check-net: all
 	tests/run.sh e2e-net
 # 100+ SIGKILLs of mediators under a guest's load, in the test host.

@@ -95,18 +95,12 @@ for what in "$@"; do
 	# the sanitizer build runs the unit suites only.
 	san) run_unit build/san "(ASan+UBSan)" ;;
 	fuzz) run_fuzz ;;
-	e2e) run_e2e boot restart ;;
-	# XXX the blk end-to-end test runs by itself (make check-blk): in the
-	# emulated test host its guests still die (triple fault, or a hang
-	# early in boot) or the test host panics too often for a gate, even
-	# pinned and with void runs retried; see docs/testing.md.
+	e2e) run_e2e boot blk net restart ;;
 	e2e-boot) run_e2e boot ;;
 	e2e-blk) run_e2e blk ;;
-	# XXX not in make check yet: in the emulated test host, guests die
-	# (triple fault) or the test host itself panics during the 100 MiB
-	# TCP transfers; see docs/testing.md.
 	e2e-net) run_e2e net ;;
-	# SIGKILLs of the blk and net mediators under a guest's load.
+	# SIGKILLs and SIGSTOPs of the blk and net mediators under a
+	# guest's load; a device down and back.
 	e2e-restart) run_e2e restart ;;
 	*) echo "usage: $0 [unit|kvm|ctl|san|fuzz|e2e|e2e-boot|e2e-blk|e2e-net|e2e-restart]..." >&2; exit 2 ;;
 	esac
