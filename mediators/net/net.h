@@ -7,8 +7,8 @@
  * over receive chains (mergeable buffers), the receive filter the
  * control queue programs, the counters, and the record of chains taken
  * from a queue but not returned that lets a restarted mediator carry on.
- * The process around it (main.c) moves frames between the backend fd
- * and the queues; everything here is plain memory and is tested
+ * The process around it (datapath.c, set up by main.c) moves frames
+ * between the backend fd and the queues; everything here is plain memory and is tested
  * without an fd (tests/unit/check_net.c, tests/fuzz/fuzz_net.c).
  *
  * A frame on the backend fd (tap or switch) is one read() or write():
