@@ -71,23 +71,7 @@ case_tap() {
 	ip tuntap add cutap0 mode tap
 	ip addr add 10.0.2.1/24 dev cutap0
 	ip link set cutap0 up
-	python3 - >"$1/server.out" 2>&1 <<'PY' &
-import hashlib, socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.0.2.1", 5001))
-s.listen(1)
-s.settimeout(600)
-c, _ = s.accept()
-h, n = hashlib.md5(), 0
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-print(n, h.hexdigest())
-PY
+	python3 "$repo/tests/e2e/tcpsink.py" 10.0.2.1 5001 600 >"$1/server.out" 2>&1 &
 	srv=$!
 	echo "vms = ( $(vm t tap 10.0.2.15 10.0.2.1 02:00:00:c0:ff:ee tap:cutap0) );" >"$1/vm.cfg"
 	"$cupule" run "$1/vm.cfg" -v >"$1/cupule.log" 2>&1 </dev/null &

@@ -108,23 +108,7 @@ case_restart() {
 	local r0 n0 r1 n1 dev target be ne srv sent got
 	tap_up
 	# The test host's end of the guest's TCP stream: bytes and md5.
-	python3 - >"$dir/tcp.out" 2>&1 <<'PY' &
-import hashlib, socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.0.4.1", 5001))
-s.listen(1)
-s.settimeout(900)
-c, _ = s.accept()
-h, n = hashlib.md5(), 0
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-print(n, h.hexdigest())
-PY
+	python3 "$repo/tests/e2e/tcpsink.py" 10.0.4.1 5001 900 >"$dir/tcp.out" 2>&1 &
 	srv=$!
 	# The drill kills far more often than a real crash loop would: no
 	# backoff to speak of, and never down.
