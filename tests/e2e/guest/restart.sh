@@ -5,7 +5,8 @@
 # flight when a mediator dies) and a ping every 0.2 s to the test host
 # over eth0 and one TCP connection sending 1 MiB every 4 s, for
 # cupule.secs= seconds, while the test host kills the blk
-# and net mediators again and again.  "CUPULE-GUEST: restart ok" when
+# and net mediators again and again; then "restart drain", the kills
+# stop, and the rest of the stream goes.  "CUPULE-GUEST: restart ok" when
 # no writer saw an I/O error or a block that did not hold its last
 # write, and pings came back.  With cupule.case=down, down() below.
 . /load-modules
@@ -18,6 +19,12 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 say() { echo "CUPULE-GUEST: $*"; }
+# snmp FILE PREFIX KEY: a counter from /proc/net/snmp or netstat.
+snmp() {
+	awk -v p="$2" -v k="$3" '$1 == p {
+		if (!c) { for (i = 2; i <= NF; i++) if ($i == k) c = i }
+		else { print $c; exit } }' "$1"
+}
 fail() { say "restart failed: $*"; exit 1; }
 
 # cupule.case=down: the net device is driven down under the guest (a
@@ -85,7 +92,8 @@ done
 ping -i 0.2 -w "$secs" 10.0.4.1 >/tmp/ping 2>&1 &
 ping=$!
 # One TCP connection for the whole run: 1 MiB every 4 s, while the net
-# mediator is killed under it.
+# mediator is killed under it; what is left of it once the writers are
+# done goes at once (/tmp/drain).
 dd if=/dev/urandom of=/tmp/mib bs=1M count=1 2>/dev/null
 n=$((secs / 5))
 stream() {
@@ -93,7 +101,7 @@ stream() {
 	while [ $i -lt $n ]; do
 		cat /tmp/mib
 		i=$((i + 1))
-		[ "${1:-}" = slow ] && sleep 4
+		[ "${1:-}" = slow ] && [ ! -e /tmp/drain ] && sleep 4
 	done
 }
 say "sent md5 $(stream | md5sum | cut -d' ' -f1) bytes $((n << 20))"
@@ -104,9 +112,16 @@ for p in $pids; do
 	rcs="$rcs $?"
 done
 wait "$ping"
+# The timed part is over: the test host stops killing at this line, and
+# the rest of the stream crosses a quiet wire.  A connection that backed
+# off hard under the kills may take a while to pick up again.
+touch /tmp/drain
+say "restart drain"
 t=0
-while [ ! -s /tmp/tcp ] && [ $t -lt 120 ]; do sleep 1; t=$((t + 1)); done
-say "tcp nc exit $(cat /tmp/tcp 2>/dev/null)"
+while [ ! -s /tmp/tcp ] && [ $t -lt 300 ]; do sleep 1; t=$((t + 1)); done
+say "tcp nc exit $(cat /tmp/tcp 2>/dev/null) after $t s of draining;" \
+	"$(snmp /proc/net/snmp Tcp: RetransSegs) segments sent again," \
+	"$(snmp /proc/net/netstat TcpExt: TCPTimeouts) retransmission timeouts"
 for w in 0 1; do sed 's/^/CUPULE-GUEST: writer '$w': /' /tmp/p$w | tail -n 3; done
 stats=$(grep "packets transmitted" /tmp/ping)
 say "ping $stats"
