@@ -174,16 +174,20 @@ jint(json_object *o, const char *key)
 	return (long long)json_object_get_int64(v);
 }
 
-static void
+/* Says which VMs did not answer; 1 when the answer is partial. */
+static int
 print_errors(json_object *rep)
 {
 	json_object *errs;
+	size_t n;
 
-	if (!json_object_object_get_ex(rep, "errors", &errs))
-		return;
-	for (size_t i = 0; i < json_object_array_length(errs); i++)
+	if (!json_object_object_get_ex(rep, "errors", &errs) ||
+	    (n = json_object_array_length(errs)) == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "cupulectl: %s\n", json_object_get_string(
 		    json_object_array_get_idx(errs, i)));
+	return 1;
 }
 
 static void
@@ -211,8 +215,7 @@ cmd_list(json_object *rep, bool json, bool stats)
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(devs,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		print_errors(rep);
-		return 0;
+		return print_errors(rep);
 	}
 	if (stats)
 		printf("%-12s %-12s %-7s %8s %8s %6s %10s %6s %6s %5s\n", "VM",
@@ -249,8 +252,7 @@ cmd_list(json_object *rep, bool json, bool stats)
 		    jstr(d, "state"), jint(d, "restarts"), up,
 		    jstr(d, "cause"));
 	}
-	print_errors(rep);
-	return 0;
+	return print_errors(rep);
 }
 
 int

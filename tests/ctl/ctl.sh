@@ -7,7 +7,8 @@
 # switch), their sandboxes, the control socket.  Checks list (table and
 # JSON), stats, kill and restart (by the operator and after a crash),
 # a switch killed and started again, hangs (SIGSTOP), the crash-loop
-# limit, permissions on the socket, audit and audit --probe.
+# limit, permissions on the socket, a VM process that does not answer,
+# audit and audit --probe.
 #
 # usage: tests/ctl/ctl.sh [BUILD]     (root)
 set -u
@@ -246,6 +247,19 @@ import json, sys
 lines = [json.loads(l) for l in sys.stdin.read().splitlines() if l]
 assert [l["ok"] for l in lines] == [False, False, False, True], lines
 ' <<<"$reply"
+
+# A VM process that does not answer (stopped): the others still do, it
+# is named, and the exit status says the answer is partial.
+vmb=$(field b net0 vm_pid)
+kill -STOP "$vmb"
+out=$(ctl list 2>"$tmp/partial.err")
+rc=$?
+kill -CONT "$vmb"
+check "a VM that does not answer: list exits 1" test "$rc" = 1
+check "and names it" grep -q "^cupulectl: vm b did not answer" "$tmp/partial.err"
+check "the other VM's devices are listed" grep -Eq '^a +disk +blk' <<<"$out"
+check "and none of its own" bash -c "! grep -q '^b ' <<<'$out'"
+check "it answers again once running" wait_field b net0 state running
 
 # Stop: the VMs end, the socket goes, no mediator or switch is left.
 pids=$(ctl list --json | python3 -c '
