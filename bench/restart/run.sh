@@ -38,6 +38,14 @@ modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 boot_allowance=240	# seconds from start to fio running in the guest
 dump_allowance=120	# seconds from fio's end to the guest's power-off
 
+# fio_seconds KILLS BASE: how long the guest's fio runs.  Pauses average
+# 1 s; under the emulator a kill costs up to a second more on top
+# (qemu-storage-daemon takes about 0.7 s to come back): fio must outlast
+# every event, or the last kills go unmade.
+fio_seconds() {
+	echo $((($1 + $2) * 5 / 2 + 15))
+}
+
 # ---- in the test host ----------------------------------------------------
 
 # stamp: each line of stdin on stdout after the moment it arrived, then
@@ -298,9 +306,7 @@ inner() {
 	local name try rc mib=256
 	nkills=$1 nbase=$2
 	shift 2
-	# Pauses average 1 s, and each event costs some more under the
-	# emulator: the guest's fio outlasts them all.
-	fio_runtime=$(((nbase + nkills) * 3 / 2 + 15))
+	fio_runtime=$(fio_seconds "$nkills" "$nbase")
 	cupule=${CUPULE_BIN:-$repo/build/bin/cupule}
 	cupulectl=$(dirname "$cupule")/cupulectl
 	[ -c /dev/kvm ] || { echo "bench: no /dev/kvm here" >&2; exit 77; }
@@ -431,7 +437,7 @@ CUPULE_OVERLAY_FILES="$out/tick:/tick" \
 cat "$repo/.cache/guest.cpio.gz" "$out/overlay.cpio.gz" "$out/fio.cpio.gz" >"$initrd"
 
 nsides=$(echo "$sides" | wc -w)
-limit=$((60 + nsides * (boot_allowance + (nbase + nkills) * 3 / 2 + 15 + dump_allowance + 60)))
+limit=$((60 + nsides * (boot_allowance + $(fio_seconds "$nkills" "$nbase") + dump_allowance + 60)))
 rc=0
 # shellcheck disable=SC2086
 CUPULE_BIN=$cupule "$repo/tests/testbed/run-in-host.sh" --timeout "$limit" \
