@@ -269,15 +269,7 @@ net_ioreq(struct med *m, void *dev, unsigned slot, const struct ioreq *req,
 	struct netdev *d = dev;
 
 	(void)m;
-	*val = ~0ULL;
-	if (req->type != IOREQ_MMIO || req->index != 0)
-		return;		/* only BAR0 is ours */
-	if (req->dir == IOREQ_READ)
-		virtio_pci_read(d->s, &d->vdev, req->addr, req->size, slot,
-		    req->seq, val);
-	else
-		virtio_pci_write(d->s, &d->vdev, req->addr, req->size, slot,
-		    req->seq, req->data);
+	virtio_pci_ioreq(d->s, &d->vdev, slot, req, val);
 }
 
 /* Counters [first, last) as "name=value ...", for the dump. */

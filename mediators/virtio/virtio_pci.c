@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "ring.h"
 #include "virtio_pci.h"
 
 /* ISR latch word: seq << 32 | LATCH_VALID | isr. */
@@ -532,4 +533,19 @@ virtio_pci_write(struct virtio_state *s, const struct virtio_dev *d,
 	warn_once(s, d, off >= VIRTIO_ISR_OFF && off < VIRTIO_DEVCFG_OFF ?
 	    WARN_ISR : WARN_HOLE, __func__, off, size);
 	return -EINVAL;
+}
+
+void
+virtio_pci_ioreq(struct virtio_state *s, const struct virtio_dev *d,
+    unsigned slot, const struct ioreq *req, uint64_t *val)
+{
+	*val = ~0ULL;
+	if (req->type != IOREQ_MMIO || req->index != 0)
+		return;
+	if (req->dir == IOREQ_READ)
+		virtio_pci_read(s, d, req->addr, req->size, slot, req->seq,
+		    val);
+	else
+		virtio_pci_write(s, d, req->addr, req->size, slot, req->seq,
+		    req->data);
 }

@@ -283,6 +283,17 @@ int virtio_pci_read(struct virtio_state *s, const struct virtio_dev *d,
 int virtio_pci_write(struct virtio_state *s, const struct virtio_dev *d,
     uint64_t off, unsigned size, unsigned slot, uint32_t seq, uint64_t val);
 
+struct ioreq;
+
+/*
+ * A ring request for a device whose one BAR is BAR0, the modern transport
+ * (what a mediator's ioreq hook gets): MMIO to BAR0 goes to
+ * virtio_pci_read/write() with the request's slot and seq; anything else
+ * reads as all ones and writes are dropped.
+ */
+void virtio_pci_ioreq(struct virtio_state *s, const struct virtio_dev *d,
+    unsigned slot, const struct ioreq *req, uint64_t *val);
+
 /*
  * Reports a guest protocol violation: sets DEVICE_NEEDS_RESET, raises
  * the configuration-change interrupt and logs the first one of each
