@@ -10,6 +10,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 testbed=$repo/tests/testbed
+# shellcheck source=tests/e2e/lib.sh
+. "$repo/tests/e2e/lib.sh"
 cupule=$(realpath -m "${CUPULE_BIN:-$repo/build/bin/cupule}")
 kernel=$repo/.cache/kernel/vmlinuz
 initrd=$repo/.cache/guest-blk.cpio.gz
@@ -164,66 +166,9 @@ case_takeover() {
 	ok "$1" t takeover
 }
 
-# run_case NAME DIR: runs case NAME in DIR; why is empty if it passed,
-# else what it said (or "failed").
-run_case() {
-	why=
-	if ! (cd "$2" && "case_$1" "$2") >"$2/why" 2>&1; then
-		why=$(cat "$2/why")
-		[ -n "$why" ] || why=failed
-	fi
-}
-
-work=
 inner() {
-	local name dir why passed=0 failed=0 n=0 voids=0
-	[ -c /dev/kvm ] || { echo "SKIP: no /dev/kvm here"; exit 77; }
-	# CUPULE_E2E_KEEP=DIR keeps every case's files there, to look at.
-	if [ -n "${CUPULE_E2E_KEEP:-}" ]; then
-		work=$CUPULE_E2E_KEEP
-	else
-		work=$(mktemp -d)
-		trap 'rm -rf "$work"' EXIT
-	fi
-	# In the test host, the cases' logs are copied every 10 s to the job
-	# folder, which is seen from outside (live/) while the job runs.
-	if [ -n "${CUPULE_JOB_DIR:-}" ]; then
-		( while sleep 10; do
-			mkdir -p "$CUPULE_JOB_DIR/live"
-			cp -r --no-preserve=all "$work"/*/*.log "$CUPULE_JOB_DIR/live/" 2>/dev/null
-		done ) &
-	fi
-	# A case may be named more than once (to repeat it).
-	for name in $cases; do
-		n=$((n + 1))
-		dir=$work/$n.$name
-		mkdir "$dir"
-		run_case "$name" "$dir"
-		# A guest that triple-faulted is a void run, once per case: in
-		# the emulated test host nested guests die so now and then, under
-		# QEMU too (docs/testing.md).  The case must then pass outright.
-		if [ -n "$why" ] && grep -qa "triple fault" "$dir"/cupule*.log 2>/dev/null; then
-			echo "VOID: blk $name: $(grep -ah "triple fault" "$dir"/cupule*.log | head -n 1); running it again"
-			voids=$((voids + 1))
-			dir=$dir.again
-			mkdir "$dir"
-			run_case "$name" "$dir"
-		fi
-		if [ -z "$why" ]; then
-			echo "PASS: blk $name"
-			passed=$((passed + 1))
-		else
-			echo "FAIL: blk $name: $why"
-			failed=$((failed + 1))
-			for f in "$dir"/*.log; do
-				echo "  last lines of $(basename "$f"):"
-				tail -n 8 "$f" | sed 's/^/  | /'
-			done
-		fi
-	done
-	[ "$voids" -eq 0 ] || echo "($voids void run(s): a guest triple-faulted)"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	# shellcheck disable=SC2086
+	e2e_run blk $cases
 }
 
 if [ "${1:-}" = --inner ]; then

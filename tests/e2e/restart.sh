@@ -20,6 +20,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 testbed=$repo/tests/testbed
+# shellcheck source=tests/e2e/lib.sh
+. "$repo/tests/e2e/lib.sh"
 cupule=$(realpath -m "${CUPULE_BIN:-$repo/build/bin/cupule}")
 cupulectl=$(dirname "$cupule")/cupulectl
 kernel=$repo/.cache/kernel/vmlinuz
@@ -325,43 +327,10 @@ case_sigsys() {
 	[ -n "$n1" ] && [ "$n0" = "$n1" ] || { echo "the guest reset its net device"; return 1; }
 }
 
-# run_case NAME DIR: runs case NAME in DIR (a fresh folder); 0 if it
-# passed.  A case whose guest triple-faulted is a void run, once
-# (docs/testing.md): it must then pass outright.
-run_case() {
-	mkdir -p "$2"
-	(cd "$2" && "case_$1" "$2") && return 0
-	grep -qa "triple fault" "$2/cupule.log" || return 1
-	echo "VOID: $1: $(grep -ah "triple fault" "$2/cupule.log" | head -n 1); running it again"
-	mkdir -p "$2/again"
-	(cd "$2/again" && "case_$1" "$2/again")
-}
-
 inner() {
-	local work name passed=0 failed=0
-	[ -c /dev/kvm ] || { echo "SKIP: no /dev/kvm here"; exit 77; }
 	[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun here"; exit 77; }
-	work=${CUPULE_E2E_KEEP:-$(mktemp -d)}
-	mkdir -p "$work"
-	if [ -n "${CUPULE_JOB_DIR:-}" ]; then
-		( while sleep 10; do
-			mkdir -p "$CUPULE_JOB_DIR/live"
-			cp --no-preserve=all "$work"/*/*.log "$CUPULE_JOB_DIR/live/" 2>/dev/null
-		done ) &
-	fi
-	for name in ${CUPULE_E2E_CASES:-restart down sigsys}; do
-		if run_case "$name" "$work/$name"; then
-			echo "PASS: $name"
-			passed=$((passed + 1))
-		else
-			echo "FAIL: $name"
-			tail -n 20 "$(ls -d "$work/$name/again" 2>/dev/null || echo "$work/$name")/cupule.log" |
-				sed 's/^/  | /'
-			failed=$((failed + 1))
-		fi
-	done
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	# shellcheck disable=SC2086
+	e2e_run restart ${CUPULE_E2E_CASES:-restart down sigsys}
 }
 
 if [ "${1:-}" = --inner ]; then
