@@ -17,6 +17,7 @@
 #include "log.h"
 #include "supervisor.h"
 #include "switches.h"
+#include "uids.h"
 
 struct child {
 	const struct vm_cfg *cfg;
@@ -140,6 +141,29 @@ serve_control(const struct scenario *sc, const struct child *kids, int n,
 	control_serve_client(&c, lfd);
 }
 
+/* The uids of the devices of the VMs we start (uids.h). */
+static int
+claim_uids(const struct scenario *sc, const char *only)
+{
+	for (int i = 0; i < sc->nvms; i++) {
+		const struct vm_cfg *v = &sc->vms[i];
+
+		if (only != NULL && strcmp(v->name, only) != 0)
+			continue;
+		for (int j = 0; j < v->ndevices; j++) {
+			char who[160];
+
+			if (v->devices[j].uid == 0)
+				continue;
+			snprintf(who, sizeof(who), "%s/%s", v->name,
+			    v->devices[j].id);
+			if (uid_claim(v->devices[j].uid, who) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int
 supervisor_run(struct scenario *sc, const char *only)
 {
@@ -171,6 +195,14 @@ supervisor_run(struct scenario *sc, const char *only)
 		    strerror(-lfd));
 	else
 		log_info("control socket %s", sock);
+	/* Each mediator's uid is ours alone while we run (switches: later). */
+	if (claim_uids(sc, only) < 0) {
+		if (lfd >= 0) {
+			close(lfd);
+			unlink(sock);
+		}
+		return 1;
+	}
 	kids = calloc((size_t)sc->nvms, sizeof(*kids));
 	if (kids == NULL)
 		fatalx("out of memory");

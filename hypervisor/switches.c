@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mediator.h"
 #include "switches.h"
+#include "uids.h"
 
 #define SWITCH_FIRST_FD	3
 
@@ -120,7 +121,7 @@ start_one(struct scenario *sc, const char *only, const char *name,
     int index, const sigset_t *old, struct switch_proc *sw)
 {
 	int *fds = sw->fds, n = 0, ret = 0;
-	char **labels = sw->labels;
+	char **labels = sw->labels, who[80];
 	const struct medsup_cfg sup = MEDSUP_DEFAULTS;
 
 	for (int i = 0; i < sc->nvms; i++) {
@@ -156,6 +157,11 @@ start_one(struct scenario *sc, const char *only, const char *name,
 	snprintf(sw->name, sizeof(sw->name), "%s", name);
 	sw->nports = n;
 	sw->uid = sc->uid_base + SC_UID_SWITCH + (uint32_t)index;
+	snprintf(who, sizeof(who), "switch %s", name);
+	if (uid_claim(sw->uid, who) < 0) {
+		ret = -EBUSY;
+		goto out;
+	}
 	sw->mask = *old;
 	medsup_init(&sw->sup, &sup, now_ms());
 	if ((ret = spawn(sw)) < 0)

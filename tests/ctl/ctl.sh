@@ -7,8 +7,8 @@
 # switch), their sandboxes, the control socket.  Checks list (table and
 # JSON), stats, kill and restart (by the operator and after a crash),
 # a switch killed and started again, hangs (SIGSTOP), the crash-loop
-# limit, permissions on the socket, a VM process that does not answer,
-# audit and audit --probe.
+# limit, permissions on the socket, a second cupule with the same uids,
+# a VM process that does not answer, audit and audit --probe.
 #
 # usage: tests/ctl/ctl.sh [BUILD]     (root)
 set -u
@@ -226,6 +226,39 @@ check "running again" wait_field b net0 state running
 # Permissions: nobody may not even connect; root only for kill.
 check "nobody cannot connect" bash -c \
 	"! setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/cupulectl' --socket '$tmp/ctl.sock' list 2>/dev/null"
+
+# A second cupule given the same uids (the default uid_base): refused
+# before it starts anything, naming the uid and who has it.  Then the
+# lock that covers two cupules starting at once: a uid held by someone
+# else's flock, with no process running as it yet.
+truncate -s 8M "$tmp/dup.img"
+dup_cfg() {
+	cat <<EOF
+control = { socket = "$tmp/dup.sock"; };
+$1
+vms = ( { name = "d"; memory = "64M"; vcpus = 1; kernel = "idle.bz";
+    console = "file:$tmp/d.con";
+    devices = ( { type = "blk"; id = "disk"; image = "dup.img"; } ); } );
+EOF
+}
+dup_cfg "" >"$tmp/dup.cfg"
+"$bin/cupule" run "$tmp/dup.cfg" >"$tmp/dup.log" 2>&1
+check "a second cupule with the same uid_base is refused" test "$?" = 1
+check "naming the uid and the process that has it" \
+	grep -q "d/disk: uid 2000000001 is in use by pid [0-9]* (cupule-blk)" "$tmp/dup.log"
+check "before any VM started" bash -c "! grep -q 'vm d' '$tmp/dup.log'"
+dup_cfg "uid_base = 2110000000;" >"$tmp/dup.cfg"
+flock /run/cupule/uid/2110000001 sleep 60 &
+holder=$!
+for _ in $(seq 50); do
+	flock -n /run/cupule/uid/2110000001 true 2>/dev/null || break
+	sleep 0.1
+done
+"$bin/cupule" run "$tmp/dup.cfg" >"$tmp/dup.log" 2>&1
+check "a uid another cupule has claimed is refused" test "$?" = 1
+check "and said so" grep -q "d/disk: uid 2110000001 is claimed by another cupule" "$tmp/dup.log"
+kill "$holder"
+wait "$holder" 2>/dev/null
 
 # A bad request gets an error, not silence; the socket keeps working.
 reply=$(python3 - "$tmp/ctl.sock" <<'EOF'
