@@ -147,16 +147,22 @@ case_takeover() {
 	done
 	grep -q "CUPULE-GUEST: phase1" "$1/t.log" ||
 		{ kill "$pid"; echo "guest never reached phase1"; return 1; }
-	# A second instance must not get the image for writing.
+	# A second instance must not get the image for writing: refused by
+	# the image's lock, which is what this checks, so it has a control
+	# socket and uids of its own (each would be refused first).
 	mkdir "$1/second"
-	echo "vms = ( $(vm t2 takeover "image = \"$1/disk.img\";") );" >"$1/second/vm.cfg"
+	{
+		echo "control = { socket = \"$1/second/ctl.sock\"; }; uid_base = 2120000000;"
+		echo "vms = ( $(vm t2 takeover "image = \"$1/disk.img\";") );"
+	} >"$1/second/vm.cfg"
 	timeout 60 "$cupule" run "$1/second/vm.cfg" >"$1/second/cupule.log" 2>&1 </dev/null ||
 		second=$?
 	old=$(pgrep -f 'cupule-blk.*--name=t/disk' | head -n 1 || true)
 	[ -n "$old" ] || { kill "$pid"; echo "no cupule-blk process"; return 1; }
 	kill -KILL "$old"
 	wait_vm "$pid" "$1" || return 1
-	if [ "$second" -eq 0 ] || ! grep -q "in use" "$1/second/cupule.log"; then
+	if [ "$second" -eq 0 ] ||
+	   ! grep -q "image '.*disk.img' sectors [0-9]*+[0-9]* are in use by another cupule" "$1/second/cupule.log"; then
 		echo "a second instance was not refused the image (status $second)"
 		return 1
 	fi
