@@ -57,10 +57,14 @@ blk_prepare(struct mediator *m, char args[][96], int *nargs)
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		int e = errno;
 
-		log_warnx("%s: image '%s' sectors %llu+%llu are in use by "
-		    "another cupule", m->name, c->image,
-		    (unsigned long long)c->range_start,
-		    (unsigned long long)c->range_sectors);
+		if (c->range_sectors == 0)	/* the whole image, l_len 0 */
+			log_warnx("%s: image '%s' is in use by another cupule",
+			    m->name, c->image);
+		else
+			log_warnx("%s: image '%s' sectors %llu+%llu are in use "
+			    "by another cupule", m->name, c->image,
+			    (unsigned long long)c->range_start,
+			    (unsigned long long)c->range_sectors);
 		close(fd);
 		return -e;
 	}
