@@ -73,6 +73,18 @@ sc_check_supervise(struct ctx *c, config_setting_t *g, struct medsup_cfg *out)
 }
 
 /*
+ * libconfig reads a plain integer as 32 bits, wrapped: 3000000000 comes
+ * back negative.  What to add to an out-of-range message then.
+ */
+static const char *
+wrap_hint(config_setting_t *s, long long v)
+{
+	return config_setting_type(s) == CONFIG_TYPE_INT && v < 0 ?
+	    "; a number above 2147483647 needs an L suffix, as in "
+	    "3000000000L" : "";
+}
+
+/*
  * uid_base: mediators run as uid_base + 1, + 2, ... (one per device),
  * switches from uid_base + SC_UID_SWITCH; none of them may be root or
  * wrap around.
@@ -88,8 +100,8 @@ sc_check_uid_base(struct ctx *c, config_setting_t *s, struct scenario *sc)
 	}
 	v = config_setting_get_int64(s);
 	if (v < 1000 || v > 4294967295LL - 2 * SC_UID_SWITCH) {
-		sc_report(c, s, "uid_base = %lld is out of range (1000-%lld)",
-		    v, 4294967295LL - 2 * SC_UID_SWITCH);
+		sc_report(c, s, "uid_base = %lld is out of range (1000-%lld)%s",
+		    v, 4294967295LL - 2 * SC_UID_SWITCH, wrap_hint(s, v));
 		return;
 	}
 	sc->uid_base = (uint32_t)v;
@@ -112,7 +124,7 @@ sc_check_uid(struct ctx *c, config_setting_t *s, struct device_cfg *dev)
 	v = config_setting_get_int64(s);
 	if (v < 1 || v > 4294967294LL) {
 		sc_report(c, s, "uid = %lld is out of range (1-4294967294: "
-		    "never root)", v);
+		    "never root)%s", v, wrap_hint(s, v));
 		return;
 	}
 	dev->uid = (uint32_t)v;
