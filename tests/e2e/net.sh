@@ -49,7 +49,9 @@ wait_vm() {
 		sleep 2
 		kill -KILL "$1" 2>/dev/null || true
 		wait "$1" 2>/dev/null || true
-		echo "cupule still running after $vm_timeout s"
+		echo "cupule still running after $vm_timeout s; mediators and switch said:"
+		grep -ah "ring:\|status \|net: \|switch .*: port\|mac table" "$2"/cupule*.log |
+			tail -n 24 || true
 		return 1
 	fi
 	rc=0

@@ -25,6 +25,22 @@ ip link set lo up
 ip link set eth0 up || fail "link up"
 ip addr add "$ip/24" dev eth0 || fail "address"
 
+# Every 30 s, how the transfer goes: a stalled one then shows which way
+# frames stopped and whether TCP is retransmitting.
+snmp() {
+	awk -v p="$2" -v k="$3" '$1 == p {
+		if (!c) { for (i = 2; i <= NF; i++) if ($i == k) c = i }
+		else { print $c; exit } }' "$1"
+}
+( while sleep 30; do
+	say "progress: eth0 rx $(cat /sys/class/net/eth0/statistics/rx_bytes)" \
+		"tx $(cat /sys/class/net/eth0/statistics/tx_bytes) bytes," \
+		"rx dropped $(cat /sys/class/net/eth0/statistics/rx_dropped);" \
+		"TCP: $(snmp /proc/net/snmp Tcp: RetransSegs) sent again," \
+		"$(snmp /proc/net/netstat TcpExt: TCPTimeouts) timeouts," \
+		"$(snmp /proc/net/snmp Tcp: InErrs) bad in"
+done ) &
+
 # wait_peer: ping until the peer answers (it may still be booting).
 wait_peer() {
 	i=0
