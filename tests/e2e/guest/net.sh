@@ -3,7 +3,7 @@
 # (cupule.test=script).  Arguments come on the kernel command line:
 # cupule.case= (tap, sender, receiver), cupule.ip= (this guest's address
 # in a /24), cupule.peer= (the other end), cupule.mac= (the MAC the
-# scenario gave).  Each case prints "CUPULE-GUEST: <case> ok" when
+# scenario gave), cupule.mib= (MiB to send, default 100).  Each case prints "CUPULE-GUEST: <case> ok" when
 # everything it checked held.
 . /load-modules
 for arg in $(cat /proc/cmdline); do
@@ -12,6 +12,7 @@ for arg in $(cat /proc/cmdline); do
 	cupule.ip=*) ip=${arg#cupule.ip=} ;;
 	cupule.peer=*) peer=${arg#cupule.peer=} ;;
 	cupule.mac=*) mac=${arg#cupule.mac=} ;;
+	cupule.mib=*) mib=${arg#cupule.mib=} ;;
 	esac
 done
 say() { echo "CUPULE-GUEST: $*"; }
@@ -50,11 +51,12 @@ wait_peer() {
 	done
 }
 
-# stream: 100 MiB, 100 times the same random MiB.
+# stream: cupule.mib= MiB (default 100), that many times the same
+# random MiB.
 dd if=/dev/urandom of=/tmp/mib bs=1M count=1 2>/dev/null
 stream() {
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt "${mib:-100}" ]; do
 		cat /tmp/mib
 		i=$((i + 1))
 	done
