@@ -95,7 +95,9 @@ for what in "$@"; do
 	# the sanitizer build runs the unit suites only.
 	san) run_unit build/san "(ASan+UBSan)" ;;
 	fuzz) run_fuzz ;;
-	e2e) run_e2e boot blk net restart ;;
+	# lib.sh, which runs the end-to-end cases, tested first, no guest.
+	e2e) run_suite "e2e harness" tests/e2e/harness.sh
+		run_e2e boot blk net restart ;;
 	e2e-boot) run_e2e boot ;;
 	e2e-blk) run_e2e blk ;;
 	e2e-net) run_e2e net ;;

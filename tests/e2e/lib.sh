@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # shellcheck shell=bash
-# What tests/e2e/blk.sh, net.sh and restart.sh share: running their
+# What tests/e2e/boot.sh, blk.sh, net.sh and restart.sh share: running their
 # cases inside the test host.  Sourced by them; each defines its cases
 # as functions case_NAME DIR, run from inside DIR, which say why they
 # failed on stdout and return non-zero.
@@ -10,13 +10,14 @@
 # CUPULE_E2E_KEEP (kept, to look at) or a temporary one.  What a case
 # prints goes to its DIR/case.log and is shown once it ends, then
 # "PASS: SUITE NAME", or "FAIL: SUITE NAME" and the last lines of the
-# other logs of the case.  A case whose guest died of a triple fault is
-# a void run, once per case: in the emulated test host nested guests die
-# so now and then, under QEMU too (docs/testing.md); the case runs again
-# and must then pass outright.  Ends with "N passed, M failed", which
-# tests/run.sh counts; status 0 when every case passed.
+# other logs of the case.  A case whose guest died of a triple fault, or
+# one past its deadline with a process SIGKILL cannot end, is a void
+# run, once per case: in the emulated test host nested guests die and
+# its kernel wedges so now and then, under QEMU too (docs/testing.md);
+# the case runs again and must then pass outright.  Ends with "N passed,
+# M failed", which tests/run.sh counts; status 0 when every case passed.
 e2e_run() {
-	local suite=$1 name dir n=0 passed=0 failed=0 voids=0 rc f
+	local suite=$1 name dir n=0 passed=0 failed=0 voids=0 rc f why
 	shift
 	[ -c /dev/kvm ] || { echo "SKIP: no /dev/kvm here"; exit 77; }
 	if [ -n "${CUPULE_E2E_KEEP:-}" ]; then
@@ -39,8 +40,14 @@ e2e_run() {
 		dir=$e2e_work/$n.$name
 		rc=0
 		e2e_case "$name" "$dir" || rc=$?
-		if [ "$rc" -ne 0 ] && grep -qa "triple fault" "$dir"/cupule*.log 2>/dev/null; then
-			echo "VOID: $suite $name: $(grep -ah "triple fault" "$dir"/cupule*.log | head -n 1); running it again"
+		why=
+		if [ "$rc" -eq 125 ]; then
+			why=$(grep -a "the test host's kernel is stuck" "$dir/case.log" | head -n 1)
+		elif [ "$rc" -ne 0 ]; then
+			why=$(grep -ah "triple fault" "$dir"/cupule*.log 2>/dev/null | head -n 1)
+		fi
+		if [ -n "$why" ]; then
+			echo "VOID: $suite $name: $why; running it again"
 			voids=$((voids + 1))
 			dir=$dir.again
 			rc=0
@@ -59,7 +66,7 @@ e2e_run() {
 			tail -n 12 "$f" | sed 's/^/  | /'
 		done
 	done
-	[ "$voids" -eq 0 ] || echo "($voids void run(s): a guest triple-faulted)"
+	[ "$voids" -eq 0 ] || echo "($voids void run(s): a guest triple-faulted or the test host's kernel stuck)"
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 }
@@ -67,10 +74,81 @@ e2e_run() {
 # e2e_case NAME DIR: case_NAME in the new folder DIR, from there; what
 # it prints into DIR/case.log (a file, not a pipe: processes a case
 # leaves behind cannot hold the run up), shown afterwards.  Its status.
+# A case still running after e2e_deadline seconds (900 unless the suite
+# says) is shown as it stands, then killed with all it started: see
+# e2e_stuck.
 e2e_case() {
-	local rc=0
+	local rc=0 pid t=0
 	mkdir -p "$2"
-	(cd "$2" && "case_$1" "$2") >"$2/case.log" 2>&1 || rc=$?
+	(cd "$2" && "case_$1" "$2") >"$2/case.log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null && [ "$t" -lt "${e2e_deadline:-900}" ]; do
+		sleep 1
+		t=$((t + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "still running after $t s" >>"$2/case.log"
+		e2e_stuck "$pid" >>"$2/case.log" 2>&1 || rc=$?
+	fi
+	# (bash's "Killed" notice of a case killed here is not the case's.)
+	[ "$rc" -eq 125 ] || wait "$pid" 2>/dev/null || rc=$?
 	cat "$2/case.log"
 	return "$rc"
+}
+
+# e2e_tree PID: PID and every process under it, one per line.
+e2e_tree() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ parent[$1] = $2 }
+		END {
+			for (p in parent) {
+				q = p
+				while (q in parent && q + 0 != root + 0 && q + 0 > 1)
+					q = parent[q]
+				if (q + 0 == root + 0)
+					print p
+			}
+		}'
+}
+
+# e2e_stuck PID: for a case past its deadline, shows its processes, what
+# each of their threads waits in (the kernel's stack) and the test
+# host's last kernel lines, then stops and SIGKILLs them all.  A process
+# that SIGKILL has not ended e2e_kill_wait (20) s later is stuck in the kernel: then the
+# kernel of the test host is at fault, not the case (no process can
+# make itself unkillable), and the status is 125, a void run; else 1.
+e2e_stuck() {
+	local pids p task left=() t
+	mapfile -t pids < <(e2e_tree "$1")
+	echo "its processes:"
+	timeout 10 ps -o pid,ppid,stat,wchan:28,etime,args -p "$(IFS=,; echo "${pids[*]}")" |
+		sed 's/^/  /'
+	for p in "${pids[@]}"; do
+		case $(cat "/proc/$p/comm" 2>/dev/null) in cupule*) ;; *) continue ;; esac
+		for task in /proc/"$p"/task/*; do
+			echo "  thread ${task##*/} of $p ($(cat "$task/comm" 2>/dev/null)):" \
+				"state $(awk '{print $3}' "$task/stat" 2>/dev/null)"
+			timeout 5 head -n 8 "$task/stack" 2>/dev/null | sed 's/^/    /'
+		done
+	done
+	echo "the test host's last kernel lines:"
+	timeout 10 dmesg 2>/dev/null | tail -n 20 | sed 's/^/  /'
+	kill -STOP "${pids[@]}" 2>/dev/null
+	kill -KILL "${pids[@]}" 2>/dev/null
+	for t in $(seq "${e2e_kill_wait:-20}"); do
+		left=()
+		for p in "${pids[@]}"; do
+			[ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] &&
+				left+=("$p")
+		done
+		[ "${#left[@]}" -gt 0 ] || break
+		sleep 1
+	done
+	[ "${#left[@]}" -gt 0 ] || { echo "killed"; return 1; }
+	for p in "${left[@]}"; do
+		echo "pid $p ($(cat "/proc/$p/comm" 2>/dev/null)) is still there $t s after" \
+			"SIGKILL, state $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null):" \
+			"the test host's kernel is stuck"
+	done
+	return 125
 }
