@@ -113,6 +113,33 @@ stop_vm() {
 	ip link del curtap0
 }
 
+# guest_verdict_wait DIR: until the guest says "restart ok" or
+# "restart failed" (within 300 s of its timed part, then up 5 s more),
+# or its cupule ($pid) ends, at most 330 s.
+guest_verdict_wait() {
+	local t
+	for ((t = 0; t < 330; t++)); do
+		grep -Eq "CUPULE-GUEST: restart (ok|failed)" "$1/r.log" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 1
+	done
+}
+
+# guest_sent DIR: "BYTES MD5" of the TCP stream, as the guest sent it.
+guest_sent() {
+	tr -d '\r' <"$1/r.log" |
+		sed -n 's/^CUPULE-GUEST: sent md5 \([0-9a-f]*\) bytes \([0-9]*\)$/\2 \1/p' | tail -n 1
+}
+
+# guest_verdict DIR SENT GOT: the guest said "restart ok" (its writers
+# and pings clean) and the test host got the TCP stream it sent.
+guest_verdict() {
+	grep -q "CUPULE-GUEST: restart ok" "$1/r.log" ||
+		{ echo "guest: $(grep -a "CUPULE-GUEST" "$1/r.log" | tail -n 3)"; return 1; }
+	[ -n "$2" ] && [ "$2" = "$3" ] ||
+		{ echo "the TCP stream arrived damaged or not at all"; return 1; }
+}
+
 case_restart() {
 	local dir=$1 sock=$1/ctl.sock pid kills=0 bkills=0 nkills=0 hangs=0 t
 	local stopped new
@@ -164,11 +191,7 @@ case_restart() {
 	crossed=$(cat "$dir/tcp.progress" 2>/dev/null || echo 0)
 	# The rest of the stream crosses with no kills; the guest says ok
 	# or failed within 300 s of its drain (and stays up 5 s after).
-	for ((t = 0; t < 330; t++)); do
-		grep -Eq "CUPULE-GUEST: restart (ok|failed)" "$dir/r.log" && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 1
-	done
+	guest_verdict_wait "$dir"
 	r1=$(stat_of "$sock" disk virtio resets)
 	n1=$(stat_of "$sock" eth virtio resets)
 	say "kills: $kills ($bkills blk, $nkills net), hangs: $hangs;" \
@@ -181,14 +204,10 @@ case_restart() {
 	grep -a "CUPULE-GUEST: writer\|CUPULE-GUEST: ping\|CUPULE-GUEST: tcp" "$dir/r.log" || true
 	stop_vm 120
 	kill $srv 2>/dev/null || true
-	sent=$(tr -d '\r' <"$dir/r.log" |
-		sed -n 's/^CUPULE-GUEST: sent md5 \([0-9a-f]*\) bytes \([0-9]*\)$/\2 \1/p' | tail -n 1)
+	sent=$(guest_sent "$dir")
 	got=$(cat "$dir/tcp.out" 2>/dev/null)
 	say "tcp: the guest sent '$sent', the test host got '$got'"
-	grep -q "CUPULE-GUEST: restart ok" "$dir/r.log" ||
-		{ echo "guest: $(grep -a "CUPULE-GUEST" "$dir/r.log" | tail -n 3)"; return 1; }
-	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
-		{ echo "the TCP stream arrived damaged or not at all"; return 1; }
+	guest_verdict "$dir" "$sent" "$got" || return 1
 	[ "$crossed" -gt 0 ] ||
 		{ echo "no byte of the TCP stream crossed while mediators were killed"; return 1; }
 	[ "$kills" -ge "$min_kills" ] ||
@@ -299,19 +318,14 @@ case_sigsys() {
 	    backoff_min_ms = 10; backoff_max_ms = 100;" \
 	    "cupule.secs=20" "restart start" || { kill $srv; return 1; }
 	n0=$(stat_of "$sock" eth virtio resets)
-	for ((t = 0; t < 330; t++)); do
-		grep -Eq "CUPULE-GUEST: restart (ok|failed)" "$dir/r.log" && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 1
-	done
+	guest_verdict_wait "$dir"
 	n1=$(stat_of "$sock" eth virtio resets)
 	restarts=$(stat_of "$sock" eth restarts)
 	stop_vm 120
 	kill $srv 2>/dev/null || true
 	grep -a "sandbox: system call\|killed by SIGSYS\|r/eth: started again" "$dir/cupule.log" || true
 	grep -a "CUPULE-GUEST: writer\|CUPULE-GUEST: ping\|CUPULE-GUEST: tcp" "$dir/r.log" || true
-	sent=$(tr -d '\r' <"$dir/r.log" |
-		sed -n 's/^CUPULE-GUEST: sent md5 \([0-9a-f]*\) bytes \([0-9]*\)$/\2 \1/p' | tail -n 1)
+	sent=$(guest_sent "$dir")
 	got=$(cat "$dir/tcp.out" 2>/dev/null)
 	say "sigsys: eth restarts $restarts, guest resets $n0 -> $n1;" \
 		"tcp: the guest sent '$sent', the test host got '$got'"
@@ -320,10 +334,7 @@ case_sigsys() {
 	grep -q "r/eth: pid [0-9]* killed by SIGSYS (a system call its sandbox forbids)" "$dir/cupule.log" ||
 		{ echo "the supervisor did not say the mediator died of SIGSYS"; return 1; }
 	[ "$restarts" = 1 ] || { echo "eth restarted $restarts times, once wanted"; return 1; }
-	grep -q "CUPULE-GUEST: restart ok" "$dir/r.log" ||
-		{ echo "guest: $(grep -a "CUPULE-GUEST" "$dir/r.log" | tail -n 3)"; return 1; }
-	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
-		{ echo "the TCP stream arrived damaged or not at all"; return 1; }
+	guest_verdict "$dir" "$sent" "$got" || return 1
 	[ -n "$n1" ] && [ "$n0" = "$n1" ] || { echo "the guest reset its net device"; return 1; }
 }
 
