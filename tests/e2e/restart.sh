@@ -38,8 +38,8 @@ say() { echo "$*"; }
 # three times: a VM process starved of CPU by the test's own load (all
 # but the vCPU share one CPU) may miss cupulectl's 3 s.
 stat_of() {
-	local out i
-	for i in 1 2 3; do
+	local out
+	for _ in 1 2 3; do
 		out=$("$cupulectl" --socket "$1" stats --json) && break
 		sleep 1
 	done
@@ -54,13 +54,13 @@ for d in json.load(sys.stdin):
 ' "$2" "${@:3}"
 }
 
-# pid_of SOCK DEV: the pid of DEV's mediator if it is running.
+# pid_of SOCK DEV: the pid of DEV's mediator if it is running.  From
+# list's table (VM DEVICE TYPE PID STATE ...) with awk: the drill calls
+# it for every other kill, and a Python start costs the emulated test
+# host about as much as the kill.
 pid_of() {
-	"$cupulectl" --socket "$1" list --json | python3 -c '
-import json, sys
-for d in json.load(sys.stdin):
-    if d["device"] == sys.argv[1] and d["state"] == "running":
-        print(d["pid"])' "$2"
+	"$cupulectl" --socket "$1" list |
+		awk -v dev="$2" '$2 == dev && $5 == "running" { print $4 }'
 }
 
 # tap_up: the tap the guest's net device will use, curtap0; the test
