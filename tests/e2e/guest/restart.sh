@@ -125,6 +125,10 @@ say "tcp nc exit $(cat /tmp/tcp 2>/dev/null) after $t s of draining;" \
 for w in 0 1; do sed 's/^/CUPULE-GUEST: writer '$w': /' /tmp/p$w | tail -n 3; done
 stats=$(grep "packets transmitted" /tmp/ping)
 say "ping $stats"
+# Every echo request this guest sent and every reply it took in, since
+# it booted: the test host holds them against its own counts.
+say "icmp sent $(snmp /proc/net/snmp Icmp: OutEchos) requests," \
+	"took $(snmp /proc/net/snmp Icmp: InEchoReps) replies"
 received=$(echo "$stats" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
 say "vda inflight $(cat /sys/block/vda/inflight) eth0 $(cat /sys/class/net/eth0/operstate)"
 [ "$rcs" = " 0 0" ] || fail "writers exited with$rcs"
