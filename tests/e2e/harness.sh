@@ -79,7 +79,6 @@ cleanup() {
 		sleep 0.5
 		rmdir "$cg"
 	fi
-	pkill -KILL -f "sleep 1000$" -P 1 2>/dev/null
 	rm -rf "$state"
 }
 trap cleanup EXIT
@@ -116,7 +115,7 @@ if [[ " $cases " == *" stuck "* ]]; then
 	check "a process SIGKILL cannot end voids the run" \
 		'says "is still there" && says "the test host'"'"'s kernel is stuck; running it again" && says "PASS: harness stuck"'
 	check "the stuck process was left in D state, not killed by anything else" \
-		'[ "$(awk "{print \$3}" "/proc/$(cat "$state/stuck.child")/stat")" = D ]'
+		'[ "$(proc_state "/proc/$(cat "$state/stuck.child")")" = D ]'
 fi
 check "the count is right and the status says failed" \
 	"says \"$(( $(wc -w <<<"$cases") - 3 )) passed, 3 failed\" && [ $rc -ne 0 ]"

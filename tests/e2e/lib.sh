@@ -111,12 +111,19 @@ e2e_tree() {
 		}'
 }
 
+# proc_state /proc/PID[/task/TID]: its state letter (R, S, D, Z...),
+# read after the ")" that ends the command name, which may hold spaces.
+proc_state() {
+	sed -n 's/^.*) \([A-Za-z]\) .*/\1/p' "$1/stat" 2>/dev/null
+}
+
 # e2e_stuck PID: for a case past its deadline, shows its processes, what
 # each of their threads waits in (the kernel's stack) and the test
 # host's last kernel lines, then stops and SIGKILLs them all.  A process
-# that SIGKILL has not ended e2e_kill_wait (20) s later is stuck in the kernel: then the
-# kernel of the test host is at fault, not the case (no process can
-# make itself unkillable), and the status is 125, a void run; else 1.
+# that SIGKILL has not ended e2e_kill_wait (20) s later is stuck in the
+# kernel: then the kernel of the test host is at fault, not the case (no
+# process can make itself unkillable), and the status is 125, a void
+# run; else 1.
 e2e_stuck() {
 	local pids p task left=() t
 	mapfile -t pids < <(e2e_tree "$1")
@@ -127,7 +134,7 @@ e2e_stuck() {
 		case $(cat "/proc/$p/comm" 2>/dev/null) in cupule*) ;; *) continue ;; esac
 		for task in /proc/"$p"/task/*; do
 			echo "  thread ${task##*/} of $p ($(cat "$task/comm" 2>/dev/null)):" \
-				"state $(awk '{print $3}' "$task/stat" 2>/dev/null)"
+				"state $(proc_state "$task")"
 			timeout 5 head -n 8 "$task/stack" 2>/dev/null | sed 's/^/    /'
 		done
 	done
@@ -138,7 +145,7 @@ e2e_stuck() {
 	for t in $(seq "${e2e_kill_wait:-20}"); do
 		left=()
 		for p in "${pids[@]}"; do
-			[ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] &&
+			[ -e "/proc/$p" ] && [ "$(proc_state "/proc/$p")" != Z ] &&
 				left+=("$p")
 		done
 		[ "${#left[@]}" -gt 0 ] || break
@@ -147,7 +154,7 @@ e2e_stuck() {
 	[ "${#left[@]}" -gt 0 ] || { echo "killed"; return 1; }
 	for p in "${left[@]}"; do
 		echo "pid $p ($(cat "/proc/$p/comm" 2>/dev/null)) is still there $t s after" \
-			"SIGKILL, state $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null):" \
+			"SIGKILL, state $(proc_state "/proc/$p"):" \
 			"the test host's kernel is stuck"
 	done
 	return 125
